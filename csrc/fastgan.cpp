@@ -1,0 +1,16 @@
+// Every fastgan operator schema, in one place. Kernels register per device with
+// TORCH_LIBRARY_IMPL next to their sources; fake (meta) kernels and autograd are registered from
+// Python in fastgan/ops/<op>.py; set_python_module names that module before each op's schemas so
+// torch can import it on demand (and checks that the fake kernels live there).
+#include <torch/library.h>
+
+TORCH_LIBRARY(fastgan, m) {
+  m.set_python_module("fastgan.ops.bias_act");
+  // y = clamp(act(x + b, alpha) * gain, -clamp, clamp), b broadcast along dim; clamp < 0: none.
+  m.def("bias_act(Tensor x, Tensor? b, int dim, str act, float alpha, float gain, float clamp)"
+        " -> Tensor");
+  // grad * act^(order)(x + b) * gain * [output not clamped]; order >= 1. Its own gradient is
+  // the same op at order + 1, which makes bias_act differentiable twice.
+  m.def("bias_act_backward(Tensor grad, Tensor x, Tensor? b, int dim, str act, float alpha,"
+        " float gain, float clamp, int order) -> Tensor");
+}

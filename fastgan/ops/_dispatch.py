@@ -1,0 +1,53 @@
+"""Per-call choice between an op's native kernel and its pure-PyTorch reference."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from fastgan import _native
+
+IMPLS = ("auto", "native", "ref")
+
+
+class Dispatch:
+    """Native kernel when one is built for the tensor's device, else the reference (one warning).
+
+    `impl='ref'` forces the reference, `impl='native'` raises where no kernel is built. The device
+    set is computed once at import, so the choice is a plain lookup that torch.compile can trace.
+    """
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+        self.devices = frozenset(d for d in ("cpu", "cuda") if _native.has_kernel(op, d))
+        self._warned: set[str] = set()
+
+    def use_native(self, device: torch.device, impl: str) -> bool:
+        if impl not in IMPLS:
+            raise ValueError(f"{self.op}: expected impl in {IMPLS}, got {impl!r}")
+        if impl == "ref":
+            return False
+        if device.type in self.devices:
+            return True
+        if impl == "native":
+            raise RuntimeError(
+                f"{self.op}: impl='native' but fastgan has no {device.type} kernel for it "
+                f"(kernels built for: {sorted(self.devices) or 'none'}; see `fastgan info`)"
+            )
+        if not torch.compiler.is_compiling() and device.type not in self._warned:
+            self._warned.add(device.type)
+            reason = _native.LOAD_ERROR or f"fastgan was built without {device.type} kernels"
+            warnings.warn(
+                f"fastgan.ops.{self.op}: no native {device.type} kernel ({reason}); "
+                "using the pure-PyTorch reference",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return False
+
+
+def sum_except(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sum of `t` over every dimension but `dim` (a new tensor, never a view of `t`)."""
+    dims = [d for d in range(t.ndim) if d != dim]
+    return t.sum(dim=dims) if dims else t.clone()

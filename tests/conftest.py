@@ -1,0 +1,52 @@
+import os
+import random
+
+import pytest
+import torch
+
+from fastgan import _native
+
+CUDA_READY = torch.cuda.is_available() and _native.has_kernel("bias_act", "cuda")
+CUDA_SKIP_REASON = (
+    "no CUDA device" if not torch.cuda.is_available() else "fastgan was built without CUDA kernels"
+)
+
+
+def cuda_param(value="cuda"):
+    """A parameter value that runs only where a GPU and fastgan's CUDA kernels are present."""
+    return pytest.param(
+        value, marks=[pytest.mark.cuda, pytest.mark.skipif(not CUDA_READY, reason=CUDA_SKIP_REASON)]
+    )
+
+
+DEVICES = ["cpu", cuda_param()]
+
+
+@pytest.fixture(autouse=True)
+def fresh_seed():
+    """Fresh random inputs on every run; the seed is printed so a failure can be replayed with
+    FASTGAN_TEST_SEED=<seed>."""
+    seed = int(os.environ.get("FASTGAN_TEST_SEED", random.randrange(2**31)))
+    torch.manual_seed(seed)
+    print(f"FASTGAN_TEST_SEED={seed}")
+    yield
+
+
+def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
+    """||out - ref|| / ||ref||, in float64; NaN anywhere gives inf (never passes)."""
+    out, ref = out.double().cpu(), ref.double().cpu()
+    if out.shape != ref.shape:
+        raise AssertionError(f"shape {tuple(out.shape)} != reference shape {tuple(ref.shape)}")
+    if torch.isnan(out).any() or torch.isnan(ref).any():
+        return float("inf")
+    denom = ref.norm().item()
+    return (out - ref).norm().item() / (denom if denom > 0 else 1.0)
+
+
+# ||out - ref|| / ||ref|| bounds against a float64 reference, per dtype (DESIGN.md, Measuring).
+TOLERANCE = {
+    torch.float64: 1e-12,
+    torch.float32: 1e-5,
+    torch.float16: 5e-3,
+    torch.bfloat16: 1e-2,
+}
