@@ -51,16 +51,17 @@ class FixedBuildDir(BuildExtension):
 
 def extension():
     cuda = with_cuda()
-    sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu.cpp"))
-    cxx = ["-O3", "-fvisibility=hidden"]
+    sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp"))
+    # -fopenmp: at::parallel_for is inline OpenMP code (libgomp resolves to the one torch loaded).
+    cxx = ["-O3", "-fvisibility=hidden", "-fopenmp"]
     nvcc = ["-O3", "-lineinfo"]
     macros = [("FASTGAN_BUILT_WITH_TORCH", torch.__version__.split("+")[0])]
     if cuda:
         sources += sorted(glob.glob("csrc/*/*_cuda.cu"))
         macros += [("FASTGAN_WITH_CUDA", None), ("FASTGAN_CUDA_ARCHS", cuda_arch_list())]
-        return CUDAExtension("fastgan._C", sources, define_macros=macros,
+        return CUDAExtension("fastgan._C", sources, define_macros=macros, extra_link_args=["-fopenmp"],
                              extra_compile_args={"cxx": cxx, "nvcc": nvcc})
-    return CppExtension("fastgan._C", sources, define_macros=macros,
+    return CppExtension("fastgan._C", sources, define_macros=macros, extra_link_args=["-fopenmp"],
                         extra_compile_args={"cxx": cxx})
 
 

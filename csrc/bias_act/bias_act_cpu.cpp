@@ -1,89 +1,33 @@
-// bias_act CPU kernels: vectorised with at::vec, multi-threaded with at::parallel_for.
-#include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
-#include <ATen/Parallel.h>
-#include <ATen/core/Tensor.h>
+// bias_act CPU entry points: argument checks, layout, and the choice of kernel by instruction
+// set (AVX2 + FMA where the CPU has them, else the baseline build), multi-threaded with
+// at::parallel_for.
+#define CPU_CAPABILITY DEFAULT
+#define CPU_CAPABILITY_DEFAULT
+#include "bias_act_cpu_kernel.h"
+
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <type_traits>
-
-#include "../common/vec_math.h"
-#include "bias_act_args.h"
+#include <cstdlib>
+#include <cstring>
 
 namespace fastgan::bias_act {
 namespace {
 
-// Elements converted to the compute type at a time (16-bit inputs are computed in float32).
-constexpr int64_t kBlock = 1024;
-// Elements per parallel task: large enough to amortise the task, small enough to balance.
-constexpr int64_t kGrain = 32768;
-
-template <typename scalar_t, typename opmath_t>
-const opmath_t* as_opmath(const scalar_t* src, opmath_t* buf, int64_t n) {
-  if constexpr (std::is_same_v<scalar_t, opmath_t>) {
-    return src;
-  } else {
-    at::vec::convert(src, buf, n);
-    return buf;
-  }
-}
-
-// Calls body(offset, count, channel, bias_is_vector) for the runs of [begin, end) on which the
-// bias is one value (bias_is_vector = false) or the contiguous slice b[channel:] (true).
-template <typename F>
-void for_each_run(const ChannelLayout& layout, int64_t begin, int64_t end, F&& body) {
-  int64_t i = begin;
-  while (i < end) {
-    int64_t channel, count;
-    if (layout.inner == 1) {
-      channel = i % layout.channels;
-      count = std::min(end - i, layout.channels - channel);
-    } else {
-      channel = (i / layout.inner) % layout.channels;
-      count = std::min(end - i, layout.inner - i % layout.inner);
-    }
-    body(i, count, channel, layout.inner == 1);
-    i += count;
-  }
-}
-
-// out = forward(x, b) when grad is null, else the order-p.order backward of grad.
-template <typename scalar_t>
-void elementwise(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t* out,
-                 const ChannelLayout& layout, const Params<double>& params) {
-  using opmath_t = at::opmath_type<scalar_t>;
-  using Vec = at::vec::Vectorized<opmath_t>;
-  using VM = Math<Vec>;
-  constexpr bool kSameType = std::is_same_v<scalar_t, opmath_t>;
-  const Params<opmath_t> p = cast_params<opmath_t>(params);
-
-  at::parallel_for(0, layout.numel, kGrain, [&](int64_t begin, int64_t end) {
-    opmath_t x_buf[kBlock], b_buf[kBlock], g_buf[kBlock], out_buf[kBlock];
-    for_each_run(layout, begin, end, [&](int64_t offset, int64_t count, int64_t channel,
-                                         bool bias_is_vector) {
-      for (int64_t j = 0; j < count; j += kBlock) {
-        const int64_t m = std::min(kBlock, count - j);
-        const opmath_t* xs = as_opmath(x + offset + j, x_buf, m);
-        const opmath_t* gs = grad ? as_opmath(grad + offset + j, g_buf, m) : nullptr;
-        const opmath_t* bs = (b && bias_is_vector) ? as_opmath(b + channel + j, b_buf, m) : nullptr;
-        const Vec b_one(b && !bias_is_vector ? static_cast<opmath_t>(b[channel]) : opmath_t(0));
-        opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + offset + j) : out_buf;
-        for (int64_t k = 0; k < m; k += Vec::size()) {
-          const int64_t n = std::min<int64_t>(Vec::size(), m - k);
-          const Vec xv = Vec::loadu(xs + k, n);
-          const Vec bv = bs ? Vec::loadu(bs + k, n) : b_one;
-          const Vec r = gs ? backward<Vec, opmath_t, VM>(Vec::loadu(gs + k, n), xv, bv, p)
-                           : forward<Vec, opmath_t, VM>(xv, bv, p);
-          r.store(os + k, n);
-        }
-        if constexpr (!kSameType) {
-          at::vec::convert(out_buf, out + offset + j, m);
-        }
-      }
-    });
-  });
+// AVX2 + FMA + F16C unless the CPU lacks them or FASTGAN_CPU_ISA=default asks for the baseline.
+bool use_avx2() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  static const bool avx2 = [] {
+    const char* isa = std::getenv("FASTGAN_CPU_ISA");
+    if (isa != nullptr && std::strcmp(isa, "default") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+  }();
+  return avx2;
+#else
+  return false;
+#endif
 }
 
 // Shared body of both ops: grad is undefined for the forward.
@@ -102,12 +46,11 @@ at::Tensor run(const char* op, const at::Tensor& grad, const at::Tensor& x_in,
   if (x.numel() == 0) return out;
   const ChannelLayout layout = channel_layout(x, dim, b.defined());
 
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bias_act_cpu", [&] {
-    elementwise<scalar_t>(g.defined() ? g.const_data_ptr<scalar_t>() : nullptr,
-                          x.const_data_ptr<scalar_t>(),
-                          b.defined() ? b.const_data_ptr<scalar_t>() : nullptr,
-                          out.mutable_data_ptr<scalar_t>(), layout, params);
-  });
+  if (use_avx2()) {
+    AVX2::elementwise(g, x, b, out, layout, params);
+  } else {
+    DEFAULT::elementwise(g, x, b, out, layout, params);
+  }
   return out;
 }
 

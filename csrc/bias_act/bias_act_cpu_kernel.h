@@ -1,0 +1,123 @@
+// bias_act CPU kernel body, compiled once per instruction set: included by bias_act_cpu.cpp
+// (baseline, CPU_CAPABILITY=DEFAULT) and bias_act_cpu_avx2.cpp (AVX2 + FMA), which define
+// CPU_CAPABILITY first. at::vec::Vectorized is then the SIMD type of that instruction set.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "../common/vec_math.h"
+#include "bias_act_args.h"
+
+namespace fastgan::bias_act {
+
+// The entry point of each instruction set's kernel: out = forward(x, b) when grad is undefined,
+// else the order-params.order backward of grad. All tensors dense with the strides of x.
+#define FASTGAN_BIAS_ACT_CPU_ENTRY                                                          \
+  void elementwise(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& b,        \
+                   at::Tensor& out, const ChannelLayout& layout, const Params<double>& params)
+
+namespace DEFAULT {
+FASTGAN_BIAS_ACT_CPU_ENTRY;
+}
+namespace AVX2 {
+FASTGAN_BIAS_ACT_CPU_ENTRY;
+}
+
+namespace CPU_CAPABILITY {
+namespace {
+
+// Elements converted to the compute type at a time (16-bit inputs are computed in float32).
+constexpr int64_t kBlock = 1024;
+// Elements per parallel task: large enough to amortise the task, small enough to balance.
+constexpr int64_t kGrain = 32768;
+
+template <typename scalar_t, typename opmath_t>
+const opmath_t* as_opmath(const scalar_t* src, opmath_t* buf, int64_t n) {
+  if constexpr (std::is_same_v<scalar_t, opmath_t>) {
+    return src;
+  } else {
+    at::vec::convert(src, buf, n);
+    return buf;
+  }
+}
+
+// Calls body(offset, count, channel, bias_is_vector) for the runs of [begin, end) on which the
+// bias is one value (bias_is_vector = false) or the contiguous slice b[channel:] (true).
+template <typename F>
+void for_each_run(const ChannelLayout& layout, int64_t begin, int64_t end, F&& body) {
+  int64_t i = begin;
+  while (i < end) {
+    int64_t channel, count;
+    if (layout.inner == 1) {
+      channel = i % layout.channels;
+      count = std::min(end - i, layout.channels - channel);
+    } else {
+      channel = (i / layout.inner) % layout.channels;
+      count = std::min(end - i, layout.inner - i % layout.inner);
+    }
+    body(i, count, channel, layout.inner == 1);
+    i += count;
+  }
+}
+
+template <typename scalar_t>
+void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t* out,
+                 const ChannelLayout& layout, const Params<double>& params) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  using Vec = at::vec::Vectorized<opmath_t>;
+  using VM = Math<Vec>;
+  constexpr bool kSameType = std::is_same_v<scalar_t, opmath_t>;
+  const Params<opmath_t> p = cast_params<opmath_t>(params);
+
+  at::parallel_for(0, layout.numel, kGrain, [&](int64_t begin, int64_t end) {
+    opmath_t x_buf[kBlock], b_buf[kBlock], g_buf[kBlock], out_buf[kBlock];
+    for_each_run(layout, begin, end, [&](int64_t offset, int64_t count, int64_t channel,
+                                         bool bias_is_vector) {
+      for (int64_t j = 0; j < count; j += kBlock) {
+        const int64_t m = std::min(kBlock, count - j);
+        const opmath_t* xs = as_opmath(x + offset + j, x_buf, m);
+        const opmath_t* gs = grad ? as_opmath(grad + offset + j, g_buf, m) : nullptr;
+        const opmath_t* bs = (b && bias_is_vector) ? as_opmath(b + channel + j, b_buf, m) : nullptr;
+        const Vec b_one(b && !bias_is_vector ? static_cast<opmath_t>(b[channel]) : opmath_t(0));
+        opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + offset + j) : out_buf;
+        // Whole vectors, then one partial vector (the counted load/store is the slow path).
+        const auto compute = [&](int64_t k, int64_t n) {
+          const bool full = n == Vec::size();
+          const Vec xv = full ? Vec::loadu(xs + k) : Vec::loadu(xs + k, n);
+          const Vec bv = !bs ? b_one : full ? Vec::loadu(bs + k) : Vec::loadu(bs + k, n);
+          if (gs) {
+            const Vec gv = full ? Vec::loadu(gs + k) : Vec::loadu(gs + k, n);
+            return backward<Vec, opmath_t, VM>(gv, xv, bv, p);
+          }
+          return forward<Vec, opmath_t, VM>(xv, bv, p);
+        };
+        int64_t k = 0;
+        for (; k + Vec::size() <= m; k += Vec::size()) compute(k, Vec::size()).store(os + k);
+        if (k < m) compute(k, m - k).store(os + k, m - k);
+        if constexpr (!kSameType) {
+          at::vec::convert(out_buf, out + offset + j, m);
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+FASTGAN_BIAS_ACT_CPU_ENTRY {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bias_act_cpu", [&] {
+    elementwise_typed<scalar_t>(grad.defined() ? grad.const_data_ptr<scalar_t>() : nullptr,
+                                x.const_data_ptr<scalar_t>(),
+                                b.defined() ? b.const_data_ptr<scalar_t>() : nullptr,
+                                out.mutable_data_ptr<scalar_t>(), layout, params);
+  });
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace fastgan::bias_act

@@ -1,0 +1,215 @@
+"""Side-by-side timing of a fused op against its eager reference and torch.compile(reference).
+
+Used by `fastgan bench` and by the pytest-benchmark suites in benchmarks/. Every row is measured
+in one run: the median of many timed calls after warm-up (CUDA events on the GPU, with the
+inputs rotated so that L2 does not serve them), and for memory-bound ops the bytes moved, GB/s
+and the % of the device's copy bandwidth measured at start.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+IMPLS = ("fused", "eager", "compiled")
+
+
+@dataclass
+class Case:
+    """One benchmark row: the same computation in three implementations.
+
+    `make_inputs()` returns a fresh input set; `impls[name](inputs)` runs one call. `bytes_moved`
+    is the minimum traffic of the fused op (each input read once, each output written once), or
+    None for ops that are not memory-bound.
+    """
+
+    op: str
+    mode: str  # "fwd" or "fwd+bwd"
+    shape: tuple[int, ...]
+    dtype: torch.dtype
+    device: torch.device
+    make_inputs: Callable[[], tuple]
+    impls: dict[str, Callable[[tuple], object]]
+    bytes_moved: int | None = None
+    params: str = ""
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    p25_ms: float
+    p75_ms: float
+    runs: int
+
+
+@dataclass
+class Row:
+    op: str
+    mode: str
+    shape: list[int]
+    dtype: str
+    params: str
+    timings: dict[str, Timing] = field(default_factory=dict)
+    speedup_vs_eager: float | None = None
+    speedup_vs_compiled: float | None = None
+    bytes_moved: int | None = None
+    fused_gbps: float | None = None
+    fused_pct_of_copy: float | None = None
+    rel_error_vs_eager: float | None = None
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[tuple], object], input_sets: Sequence[tuple], device: torch.device,
+               warmup: int, runs: int, max_seconds: float) -> Timing:
+    """Median time of `fn` over `runs` calls after `warmup`, rotating through `input_sets`.
+
+    Stops early (after at least 5 calls) when `max_seconds` have been spent timing.
+    """
+    for i in range(warmup):
+        fn(input_sets[i % len(input_sets)])
+    synchronize(device)
+    times: list[float] = []
+    budget_start = time.perf_counter()
+    for i in range(runs):
+        inputs = input_sets[i % len(input_sets)]
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn(inputs)
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        else:
+            t0 = time.perf_counter()
+            fn(inputs)
+            times.append((time.perf_counter() - t0) * 1e3)
+        if len(times) >= 5 and time.perf_counter() - budget_start > max_seconds:
+            break
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Timing(statistics.median(times), q[0], q[2], len(times))
+
+
+def copy_bandwidth_gbps(device: torch.device, nbytes: int = 1 << 30, runs: int = 20) -> float:
+    """Measured device-to-device copy bandwidth, counting bytes read plus bytes written."""
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).uniform_()
+    dst = torch.empty_like(src)
+    timing = time_calls(lambda _: dst.copy_(src), [()], device, warmup=3, runs=runs, max_seconds=10)
+    return 2 * nbytes / (timing.median_ms * 1e-3) / 1e9
+
+
+def input_sets_for(case: Case) -> list[tuple]:
+    """Enough input sets that rotating through them defeats the GPU's L2 (one set on the CPU)."""
+    first = case.make_inputs()
+    if case.device.type != "cuda":
+        return [first]
+    per_set = sum(t.numel() * t.element_size() for t in first if isinstance(t, torch.Tensor))
+    l2 = torch.cuda.get_device_properties(case.device).L2_cache_size
+    count = min(8, max(1, math.ceil(2 * l2 / max(per_set, 1))))
+    return [first] + [case.make_inputs() for _ in range(count - 1)]
+
+
+def _tensors(out: object) -> list[torch.Tensor]:
+    return [out] if isinstance(out, torch.Tensor) else [t for t in out if t is not None]
+
+
+def relative_error(out: object, ref: object) -> float:
+    """max over output tensors of ||out - ref|| / ||ref||, in float64."""
+    errors = []
+    for o, r in zip(_tensors(out), _tensors(ref), strict=True):
+        o, r = o.detach().double(), r.detach().double()
+        errors.append(((o - r).norm() / r.norm().clamp_min(1e-30)).item())
+    return max(errors)
+
+
+def run_case(case: Case, warmup: int = 5, runs: int = 50, max_seconds: float = 5.0,
+             copy_gbps: float | None = None) -> Row:
+    """Times every implementation of `case` side by side; checks the fused output first."""
+    input_sets = input_sets_for(case)
+    row = Row(case.op, case.mode, list(case.shape), str(case.dtype).removeprefix("torch."),
+              case.params, bytes_moved=case.bytes_moved)
+    if "eager" in case.impls:
+        row.rel_error_vs_eager = relative_error(case.impls["fused"](input_sets[0]),
+                                                case.impls["eager"](input_sets[0]))
+    for name in IMPLS:
+        if name in case.impls:
+            row.timings[name] = time_calls(case.impls[name], input_sets, case.device, warmup, runs,
+                                           max_seconds)
+    fused = row.timings["fused"].median_ms
+    if "eager" in row.timings:
+        row.speedup_vs_eager = row.timings["eager"].median_ms / fused
+    if "compiled" in row.timings:
+        row.speedup_vs_compiled = row.timings["compiled"].median_ms / fused
+    if case.bytes_moved:
+        row.fused_gbps = case.bytes_moved / (fused * 1e-3) / 1e9
+        if copy_gbps:
+            row.fused_pct_of_copy = 100 * row.fused_gbps / copy_gbps
+    return row
+
+
+def environment(device: torch.device, copy_gbps: float | None) -> dict[str, object]:
+    """Device, versions and date of a run, stored with its results."""
+    from fastgan import __version__, _native
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                name = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+        except (OSError, StopIteration):
+            pass
+    return {
+        "device": str(device),
+        "device_name": name,
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "fastgan": __version__,
+        "fastgan_build": _native.build_info(),
+        "python": platform.python_version(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "copy_bandwidth_gbps": copy_gbps,
+    }
+
+
+def row_to_dict(row: Row) -> dict[str, object]:
+    return asdict(row)
+
+
+def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
+    """The rows as a fixed-width terminal table, or as a Markdown table."""
+    header = ["op", "pass", "shape", "dtype", "params", "fused ms", "eager ms", "compiled ms",
+              "x eager", "x compiled", "GB/s", "% copy"]
+
+    def ms(row: Row, impl: str) -> str:
+        t = row.timings.get(impl)
+        return f"{t.median_ms:.3f}" if t else "-"
+
+    def num(v: float | None, fmt: str) -> str:
+        return format(v, fmt) if v is not None else "-"
+
+    lines = [[row.op, row.mode, "x".join(map(str, row.shape)), row.dtype, row.params,
+              ms(row, "fused"), ms(row, "eager"), ms(row, "compiled"),
+              num(row.speedup_vs_eager, ".2f"), num(row.speedup_vs_compiled, ".2f"),
+              num(row.fused_gbps, ".1f"), num(row.fused_pct_of_copy, ".1f")] for row in rows]
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+              for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+                     + [fmt.format(*line) for line in lines])

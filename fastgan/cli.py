@@ -1,0 +1,148 @@
+"""The `fastgan` command: `fastgan info`, `fastgan bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+
+import torch
+
+
+def collect_info() -> dict[str, object]:
+    """Versions, how fastgan._C was built, and which ops have CPU and CUDA kernels."""
+    from fastgan import __version__, _native
+    from fastgan.ops import OPS
+
+    return {
+        "fastgan": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "build": _native.build_info(),
+        "ops": {op: {"cpu": _native.has_kernel(op, "cpu"), "cuda": _native.has_kernel(op, "cuda")}
+                for op in OPS},
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = collect_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    build = info["build"]
+    print(f"fastgan   {info['fastgan']}")
+    print(f"python    {info['python']}")
+    cuda = f"CUDA {info['torch_cuda']}" if info["torch_cuda"] else "CPU only"
+    print(f"torch     {info['torch']} ({cuda})")
+    print(f"GPUs      {', '.join(info['gpus']) or 'none visible'}")
+    if build["loaded"]:
+        archs = ", ".join(build["cuda_archs"]) or "-"
+        print(f"_C        {build['path']}")
+        print(f"          built against torch {build['built_with_torch']}; "
+              f"CUDA kernels: {'yes, for ' + archs if build['with_cuda'] else 'no'}")
+    else:
+        print(f"_C        not loaded ({build['error']}): every op runs its PyTorch reference")
+    print("ops       CPU   CUDA")
+    for op, kernels in info["ops"].items():
+        mark = {True: "yes", False: "no"}
+        print(f"  {op:<20} {mark[kernels['cpu']]:<5} {mark[kernels['cuda']]}")
+    return 0
+
+
+def _dtype(name: str) -> torch.dtype:
+    dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
+              "float64": torch.float64}
+    if name not in dtypes:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(dtypes)}, got {name!r}")
+    return dtypes[name]
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fastgan.bench import CASES, copy_bandwidth_gbps, format_table, run_case
+    from fastgan.bench.harness import environment, row_to_dict
+
+    ops = list(CASES) if not args.ops or args.ops == ["all"] else args.ops
+    unknown = [op for op in ops if op not in CASES]
+    if unknown:
+        print(f"fastgan bench: unknown op(s) {', '.join(unknown)}; expected 'all' or any of "
+              f"{', '.join(CASES)}", file=sys.stderr)
+        return 2
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("fastgan bench: --device cuda but no CUDA device is available", file=sys.stderr)
+        return 2
+    dtypes = args.dtype or ([torch.float32, torch.bfloat16] if device.type == "cuda"
+                            else [torch.float32])
+    copy_gbps = copy_bandwidth_gbps(device) if device.type == "cuda" else None
+    env = environment(device, copy_gbps)
+    print(f"# {env['device_name']} | torch {env['torch']} | fastgan {env['fastgan']} | "
+          f"{env['date']}" + (f" | copy {copy_gbps:.0f} GB/s" if copy_gbps else ""),
+          file=sys.stderr)
+    rows = []
+    for op in ops:
+        for dtype in dtypes:
+            for case in CASES[op](device, dtype):
+                label = f"{case.op} {case.mode} {'x'.join(map(str, case.shape))} {dtype}"
+                print(f"  timing {label} ...", file=sys.stderr, flush=True)
+                rows.append(run_case(case, warmup=args.warmup, runs=args.runs,
+                                     max_seconds=args.max_seconds, copy_gbps=copy_gbps))
+    print(format_table(rows))
+    if args.json:
+        _write_atomically(args.json, json.dumps(
+            {"environment": env, "command": " ".join(sys.argv),
+             "rows": [row_to_dict(r) for r in rows]}, indent=2) + "\n")
+    if args.markdown:
+        header = (f"Device: {env['device_name']} ({env['cpu_threads']} CPU threads)" if
+                  device.type == "cpu" else f"Device: {env['device_name']}, measured copy "
+                  f"bandwidth {copy_gbps:.0f} GB/s (read + write)")
+        _write_atomically(args.markdown, (
+            f"{header}; torch {env['torch']}; fastgan {env['fastgan']}; {env['date']}\n\n"
+            f"Command: `fastgan {' '.join(sys.argv[1:])}`\n\n{format_table(rows, markdown=True)}\n"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastgan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="versions, build and which ops have CPU / CUDA kernels")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_info)
+
+    bench = sub.add_parser("bench", help="fused ops vs eager reference vs torch.compile(reference)")
+    bench.add_argument("ops", nargs="*", help="ops to time (default: all)")
+    bench.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                       choices=["cpu", "cuda"])
+    bench.add_argument("--dtype", type=_dtype, action="append",
+                       help="repeatable; default float32 (CPU), float32 and bfloat16 (CUDA)")
+    bench.add_argument("--runs", type=int, default=50, help="timed calls per implementation")
+    bench.add_argument("--warmup", type=int, default=5, help="untimed calls first")
+    bench.add_argument("--max-seconds", type=float, default=5.0,
+                       help="time budget per implementation and row")
+    bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    bench.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

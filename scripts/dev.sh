@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: creates .venv, installs what is missing (torch==2.13.0 from the
+# local CPU wheel when no torch is present; never resolved from the registry), builds fastgan._C
+# with `pip install --no-build-isolation -e .` when its sources changed, then runs what you ask.
+#
+#   scripts/dev.sh test [PYTEST ARGS]   build, then run the test suite
+#   scripts/dev.sh run CMD [ARGS]       build, then run CMD in .venv (e.g. fastgan bench bias_act)
+#   scripts/dev.sh lint                 ruff over the Python code
+#   scripts/dev.sh setup                build only
+#
+# Idempotent: a second run installs nothing and rebuilds nothing that did not change. Works
+# offline where torch, numpy and pytest are already installed (the GPU machine).
+# Environment: PYTHON (base interpreter, default python3), FASTGAN_CUDA, TORCH_CUDA_ARCH_LIST,
+# MAX_JOBS (see setup.py).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+PY=$VENV/bin/python
+TORCH_PIN=torch==2.13.0
+
+log() { echo "[fastgan] $*" >&2; }
+
+create_venv() {
+  [[ -x $PY ]] && return
+  local base=${PYTHON:-python3}
+  log "creating .venv with $($base --version 2>&1)"
+  "$base" -m venv --system-site-packages "$VENV"
+  # When the base interpreter is itself a virtual environment (as on the GPU machine, whose torch
+  # lives in one), --system-site-packages would skip its packages: add them explicitly.
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  "$base" -c '
+import site, sys
+if sys.prefix != sys.base_prefix:
+    print("import site; " + "; ".join(f"site.addsitedir({p!r})" for p in site.getsitepackages()))
+' > "$site/_fastgan_base_env.pth"
+}
+
+install_missing() {
+  local missing=()
+  "$PY" -c 'import torch' 2>/dev/null || missing+=("$TORCH_PIN")
+  local module package
+  for pair in numpy:numpy pytest:pytest pytest_benchmark:pytest-benchmark setuptools:setuptools "$@"; do
+    module=${pair%%:*}
+    package=${pair#*:}
+    "$PY" -c "import $module" 2>/dev/null || missing+=("$package")
+  done
+  ninja_on_path || missing+=(ninja)
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing ${missing[*]}"
+    "$PY" -m pip install --quiet "${missing[@]}"
+  fi
+}
+
+# torch's extension builder runs `ninja`: use the system one, the venv's, or the pip package's.
+ninja_on_path() {
+  export PATH=$VENV/bin:$PATH
+  command -v ninja >/dev/null && return
+  local bin
+  bin=$("$PY" -c 'import ninja; print(ninja.BIN_DIR)' 2>/dev/null) || return 1
+  export PATH=$bin:$PATH
+}
+
+# A hash of everything the compiled library depends on: sources, build script, torch, settings.
+build_key() {
+  "$PY" - <<'EOF'
+import hashlib, os, pathlib, sys, torch
+h = hashlib.sha256()
+files = sorted(p for p in pathlib.Path("csrc").rglob("*") if p.is_file())
+for p in [pathlib.Path("setup.py"), pathlib.Path("pyproject.toml"), *files]:
+    h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
+for var in ("FASTGAN_CUDA", "TORCH_CUDA_ARCH_LIST"):
+    h.update(f"{var}={os.environ.get(var, '')}".encode())
+h.update(f"{torch.__version__} {sys.version}".encode())
+print(h.hexdigest())
+EOF
+}
+
+build() {
+  local stamp=$VENV/.fastgan-build key
+  key=$(build_key)
+  if [[ -f $stamp && $(cat "$stamp") == "$key" ]] && "$PY" -c 'import fastgan._C' 2>/dev/null; then
+    return
+  fi
+  log "building fastgan._C (pip install --no-build-isolation -e .)"
+  ninja_on_path
+  rm -f "$stamp"
+  "$PY" -m pip install --quiet --no-build-isolation --no-deps -e "$ROOT"
+  "$PY" -c 'import fastgan._C' || { log "fastgan._C was built but does not import"; exit 1; }
+  echo "$key" > "$stamp"
+}
+
+setup() {
+  create_venv
+  install_missing
+  build
+}
+
+command=${1:-test}
+shift || true
+case $command in
+  setup) setup ;;
+  test)
+    setup
+    exec "$PY" -m pytest "$@"
+    ;;
+  run)
+    setup
+    [[ $# -gt 0 ]] || { log "usage: scripts/dev.sh run CMD [ARGS]"; exit 2; }
+    PATH=$VENV/bin:$PATH exec "$@"
+    ;;
+  lint)
+    create_venv
+    install_missing ruff:ruff
+    exec "$PY" -m ruff check fastgan tests benchmarks setup.py
+    ;;
+  *)
+    log "unknown command '$command'; expected setup, test, run or lint"
+    exit 2
+    ;;
+esac
