@@ -24,7 +24,8 @@ def with_cuda() -> bool:
     if forced == "1" and not available:
         raise SystemExit(
             f"FASTGAN_CUDA=1 but torch {torch.__version__} has no CUDA support "
-            f"(torch.version.cuda={torch.version.cuda}) or nvcc was not found (CUDA_HOME={CUDA_HOME})"
+            f"(torch.version.cuda={torch.version.cuda}) or nvcc was not found "
+            f"(CUDA_HOME={CUDA_HOME})"
         )
     return available if forced in (None, "") else forced == "1"
 
@@ -36,8 +37,12 @@ def cuda_arch_list() -> str:
     if os.environ.get("TORCH_CUDA_ARCH_LIST"):
         archs = os.environ["TORCH_CUDA_ARCH_LIST"].replace(";", " ").split()
     else:
-        archs = sorted({"{}.{}".format(*torch.cuda.get_device_capability(i))
-                        for i in range(torch.cuda.device_count())})
+        archs = sorted(
+            {
+                "{}.{}".format(*torch.cuda.get_device_capability(i))
+                for i in range(torch.cuda.device_count())
+            }
+        )
     return ",".join("sm_" + a.replace(".", "").replace("+PTX", "") for a in archs)
 
 
@@ -59,10 +64,20 @@ def extension():
     if cuda:
         sources += sorted(glob.glob("csrc/*/*_cuda.cu"))
         macros += [("FASTGAN_WITH_CUDA", None), ("FASTGAN_CUDA_ARCHS", cuda_arch_list())]
-        return CUDAExtension("fastgan._C", sources, define_macros=macros, extra_link_args=["-fopenmp"],
-                             extra_compile_args={"cxx": cxx, "nvcc": nvcc})
-    return CppExtension("fastgan._C", sources, define_macros=macros, extra_link_args=["-fopenmp"],
-                        extra_compile_args={"cxx": cxx})
+        return CUDAExtension(
+            "fastgan._C",
+            sources,
+            define_macros=macros,
+            extra_link_args=["-fopenmp"],
+            extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+        )
+    return CppExtension(
+        "fastgan._C",
+        sources,
+        define_macros=macros,
+        extra_link_args=["-fopenmp"],
+        extra_compile_args={"cxx": cxx},
+    )
 
 
 setup(

@@ -26,8 +26,10 @@ def collect_info() -> dict[str, object]:
         "cuda_available": torch.cuda.is_available(),
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "build": _native.build_info(),
-        "ops": {op: {"cpu": _native.has_kernel(op, "cpu"), "cuda": _native.has_kernel(op, "cuda")}
-                for op in OPS},
+        "ops": {
+            op: {"cpu": _native.has_kernel(op, "cpu"), "cuda": _native.has_kernel(op, "cuda")}
+            for op in OPS
+        },
     }
 
 
@@ -45,8 +47,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if build["loaded"]:
         archs = ", ".join(build["cuda_archs"]) or "-"
         print(f"_C        {build['path']}")
-        print(f"          built against torch {build['built_with_torch']}; "
-              f"CUDA kernels: {'yes, for ' + archs if build['with_cuda'] else 'no'}")
+        print(
+            f"          built against torch {build['built_with_torch']}; "
+            f"CUDA kernels: {'yes, for ' + archs if build['with_cuda'] else 'no'}"
+        )
     else:
         print(f"_C        not loaded ({build['error']}): every op runs its PyTorch reference")
     print("ops       CPU   CUDA")
@@ -57,8 +61,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _dtype(name: str) -> torch.dtype:
-    dtypes = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
-              "float64": torch.float64}
+    dtypes = {
+        "float16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "float32": torch.float32,
+        "float64": torch.float64,
+    }
     if name not in dtypes:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(dtypes)}, got {name!r}")
     return dtypes[name]
@@ -78,40 +86,70 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ops = list(CASES) if not args.ops or args.ops == ["all"] else args.ops
     unknown = [op for op in ops if op not in CASES]
     if unknown:
-        print(f"fastgan bench: unknown op(s) {', '.join(unknown)}; expected 'all' or any of "
-              f"{', '.join(CASES)}", file=sys.stderr)
+        print(
+            f"fastgan bench: unknown op(s) {', '.join(unknown)}; expected 'all' or any of "
+            f"{', '.join(CASES)}",
+            file=sys.stderr,
+        )
         return 2
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("fastgan bench: --device cuda but no CUDA device is available", file=sys.stderr)
         return 2
-    dtypes = args.dtype or ([torch.float32, torch.bfloat16] if device.type == "cuda"
-                            else [torch.float32])
+    dtypes = args.dtype or (
+        [torch.float32, torch.bfloat16] if device.type == "cuda" else [torch.float32]
+    )
     copy_gbps = copy_bandwidth_gbps(device) if device.type == "cuda" else None
     env = environment(device, copy_gbps)
-    print(f"# {env['device_name']} | torch {env['torch']} | fastgan {env['fastgan']} | "
-          f"{env['date']}" + (f" | copy {copy_gbps:.0f} GB/s" if copy_gbps else ""),
-          file=sys.stderr)
+    print(
+        f"# {env['device_name']} | torch {env['torch']} | fastgan {env['fastgan']} | "
+        f"{env['date']}" + (f" | copy {copy_gbps:.0f} GB/s" if copy_gbps else ""),
+        file=sys.stderr,
+    )
     rows = []
     for op in ops:
         for dtype in dtypes:
             for case in CASES[op](device, dtype):
                 label = f"{case.op} {case.mode} {'x'.join(map(str, case.shape))} {dtype}"
                 print(f"  timing {label} ...", file=sys.stderr, flush=True)
-                rows.append(run_case(case, warmup=args.warmup, runs=args.runs,
-                                     max_seconds=args.max_seconds, copy_gbps=copy_gbps))
+                rows.append(
+                    run_case(
+                        case,
+                        warmup=args.warmup,
+                        runs=args.runs,
+                        max_seconds=args.max_seconds,
+                        copy_gbps=copy_gbps,
+                    )
+                )
     print(format_table(rows))
     if args.json:
-        _write_atomically(args.json, json.dumps(
-            {"environment": env, "command": " ".join(sys.argv),
-             "rows": [row_to_dict(r) for r in rows]}, indent=2) + "\n")
+        _write_atomically(
+            args.json,
+            json.dumps(
+                {
+                    "environment": env,
+                    "command": " ".join(sys.argv),
+                    "rows": [row_to_dict(r) for r in rows],
+                },
+                indent=2,
+            )
+            + "\n",
+        )
     if args.markdown:
-        header = (f"Device: {env['device_name']} ({env['cpu_threads']} CPU threads)" if
-                  device.type == "cpu" else f"Device: {env['device_name']}, measured copy "
-                  f"bandwidth {copy_gbps:.0f} GB/s (read + write)")
-        _write_atomically(args.markdown, (
-            f"{header}; torch {env['torch']}; fastgan {env['fastgan']}; {env['date']}\n\n"
-            f"Command: `fastgan {' '.join(sys.argv[1:])}`\n\n{format_table(rows, markdown=True)}\n"))
+        header = (
+            f"Device: {env['device_name']} ({env['cpu_threads']} CPU threads)"
+            if device.type == "cpu"
+            else f"Device: {env['device_name']}, measured copy "
+            f"bandwidth {copy_gbps:.0f} GB/s (read + write)"
+        )
+        _write_atomically(
+            args.markdown,
+            (
+                f"{header}; torch {env['torch']}; fastgan {env['fastgan']}; {env['date']}\n\n"
+                f"Command: `fastgan {' '.join(sys.argv[1:])}`\n\n"
+                f"{format_table(rows, markdown=True)}\n"
+            ),
+        )
     return 0
 
 
@@ -125,14 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="fused ops vs eager reference vs torch.compile(reference)")
     bench.add_argument("ops", nargs="*", help="ops to time (default: all)")
-    bench.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                       choices=["cpu", "cuda"])
-    bench.add_argument("--dtype", type=_dtype, action="append",
-                       help="repeatable; default float32 (CPU), float32 and bfloat16 (CUDA)")
+    bench.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
+    )
+    bench.add_argument(
+        "--dtype",
+        type=_dtype,
+        action="append",
+        help="repeatable; default float32 (CPU), float32 and bfloat16 (CUDA)",
+    )
     bench.add_argument("--runs", type=int, default=50, help="timed calls per implementation")
     bench.add_argument("--warmup", type=int, default=5, help="untimed calls first")
-    bench.add_argument("--max-seconds", type=float, default=5.0,
-                       help="time budget per implementation and row")
+    bench.add_argument(
+        "--max-seconds", type=float, default=5.0, help="time budget per implementation and row"
+    )
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
     bench.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
     bench.set_defaults(func=cmd_bench)

@@ -33,7 +33,8 @@ struct alignas(sizeof(scalar_t) * N) Pack {
 
 // How the bias varies inside one vector of VEC consecutive elements.
 enum class BiasMode : int {
-  none,        // no bias (or one channel)
+  none,        // no bias
+  uniform,     // one channel: b[0] everywhere
   per_vector,  // inner % VEC == 0: one channel for the whole vector
   contiguous,  // inner == 1 and channels % VEC == 0: channels c .. c + VEC - 1
 };
@@ -76,8 +77,8 @@ __global__ void __launch_bounds__(kThreads)
     if (i >= n_vec) continue;
     const index_t e = i * VEC;
     S bias[VEC];
-    if (mode == BiasMode::per_vector) {
-      const S bc = static_cast<S>(b[(e / inner) % channels]);
+    if (mode == BiasMode::uniform || mode == BiasMode::per_vector) {
+      const S bc = static_cast<S>(b[mode == BiasMode::uniform ? 0 : (e / inner) % channels]);
 #pragma unroll
       for (int k = 0; k < VEC; ++k) bias[k] = bc;
     } else if (mode == BiasMode::contiguous) {
@@ -124,7 +125,9 @@ void launch(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t
   const int64_t n = layout.numel;
   BiasMode mode = BiasMode::none;
   bool vectorizable = aligned16(x) && aligned16(out) && (!kBackward || aligned16(grad));
-  if (b != nullptr && layout.channels > 1) {
+  if (b != nullptr && layout.channels == 1) {
+    mode = BiasMode::uniform;
+  } else if (b != nullptr) {
     if (layout.inner % VEC == 0) {
       mode = BiasMode::per_vector;
     } else if (layout.inner == 1 && layout.channels % VEC == 0) {

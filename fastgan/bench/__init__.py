@@ -3,5 +3,12 @@
 from fastgan.bench.cases import CASES, DEFAULT_SHAPES
 from fastgan.bench.harness import Case, Row, copy_bandwidth_gbps, format_table, run_case
 
-__all__ = ["CASES", "DEFAULT_SHAPES", "Case", "Row", "copy_bandwidth_gbps", "format_table",
-           "run_case"]
+__all__ = [
+    "CASES",
+    "DEFAULT_SHAPES",
+    "Case",
+    "Row",
+    "copy_bandwidth_gbps",
+    "format_table",
+    "run_case",
+]

@@ -27,8 +27,9 @@ def _grad_of(fn: Callable) -> Callable[[tuple], object]:
     return run
 
 
-def bias_act_cases(device: torch.device, dtype: torch.dtype,
-                   shapes: list[tuple[int, ...]] | None = None) -> Iterator[Case]:
+def bias_act_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
     """lrelu with bias, the default gain (sqrt 2) and clamp 256, as in a StyleGAN2 layer."""
     kwargs = dict(act="lrelu", clamp=256.0)
 
@@ -48,15 +49,33 @@ def bias_act_cases(device: torch.device, dtype: torch.dtype,
             b = torch.randn(shape[1], device=device, dtype=dtype, requires_grad=requires_grad)
             return (x, b, torch.randn_like(x)) if requires_grad else (x, b)
 
-        yield Case("bias_act", "fwd", shape, dtype, device, lambda inputs=inputs: inputs(False),
-                   {"fused": lambda i: fused(*i), "eager": lambda i: eager(*i),
-                    "compiled": lambda i: compiled(*i)},
-                   bytes_moved=2 * size, params="lrelu,bias,gain,clamp")
+        yield Case(
+            "bias_act",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {
+                "fused": lambda i: fused(*i),
+                "eager": lambda i: eager(*i),
+                "compiled": lambda i: compiled(*i),
+            },
+            bytes_moved=2 * size,
+            params="lrelu,bias,gain,clamp",
+        )
         # Forward (read x, write y), backward (read grad and x, write grad_x), grad_b (read grad_x).
-        yield Case("bias_act", "fwd+bwd", shape, dtype, device, lambda inputs=inputs: inputs(True),
-                   {"fused": _grad_of(fused), "eager": _grad_of(eager),
-                    "compiled": _grad_of(compiled)},
-                   bytes_moved=6 * size, params="lrelu,bias,gain,clamp")
+        yield Case(
+            "bias_act",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {"fused": _grad_of(fused), "eager": _grad_of(eager), "compiled": _grad_of(compiled)},
+            bytes_moved=6 * size,
+            params="lrelu,bias,gain,clamp",
+        )
 
 
 CASES: dict[str, Callable[..., Iterator[Case]]] = {

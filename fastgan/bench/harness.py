@@ -70,8 +70,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_calls(fn: Callable[[tuple], object], input_sets: Sequence[tuple], device: torch.device,
-               warmup: int, runs: int, max_seconds: float) -> Timing:
+def time_calls(
+    fn: Callable[[tuple], object],
+    input_sets: Sequence[tuple],
+    device: torch.device,
+    warmup: int,
+    runs: int,
+    max_seconds: float,
+) -> Timing:
     """Median time of `fn` over `runs` calls after `warmup`, rotating through `input_sets`.
 
     Stops early (after at least 5 calls) when `max_seconds` have been spent timing.
@@ -132,19 +138,32 @@ def relative_error(out: object, ref: object) -> float:
     return max(errors)
 
 
-def run_case(case: Case, warmup: int = 5, runs: int = 50, max_seconds: float = 5.0,
-             copy_gbps: float | None = None) -> Row:
+def run_case(
+    case: Case,
+    warmup: int = 5,
+    runs: int = 50,
+    max_seconds: float = 5.0,
+    copy_gbps: float | None = None,
+) -> Row:
     """Times every implementation of `case` side by side; checks the fused output first."""
     input_sets = input_sets_for(case)
-    row = Row(case.op, case.mode, list(case.shape), str(case.dtype).removeprefix("torch."),
-              case.params, bytes_moved=case.bytes_moved)
+    row = Row(
+        case.op,
+        case.mode,
+        list(case.shape),
+        str(case.dtype).removeprefix("torch."),
+        case.params,
+        bytes_moved=case.bytes_moved,
+    )
     if "eager" in case.impls:
-        row.rel_error_vs_eager = relative_error(case.impls["fused"](input_sets[0]),
-                                                case.impls["eager"](input_sets[0]))
+        row.rel_error_vs_eager = relative_error(
+            case.impls["fused"](input_sets[0]), case.impls["eager"](input_sets[0])
+        )
     for name in IMPLS:
         if name in case.impls:
-            row.timings[name] = time_calls(case.impls[name], input_sets, case.device, warmup, runs,
-                                           max_seconds)
+            row.timings[name] = time_calls(
+                case.impls[name], input_sets, case.device, warmup, runs, max_seconds
+            )
     fused = row.timings["fused"].median_ms
     if "eager" in row.timings:
         row.speedup_vs_eager = row.timings["eager"].median_ms / fused
@@ -190,8 +209,20 @@ def row_to_dict(row: Row) -> dict[str, object]:
 
 def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
     """The rows as a fixed-width terminal table, or as a Markdown table."""
-    header = ["op", "pass", "shape", "dtype", "params", "fused ms", "eager ms", "compiled ms",
-              "x eager", "x compiled", "GB/s", "% copy"]
+    header = [
+        "op",
+        "pass",
+        "shape",
+        "dtype",
+        "params",
+        "fused ms",
+        "eager ms",
+        "compiled ms",
+        "x eager",
+        "x compiled",
+        "GB/s",
+        "% copy",
+    ]
 
     def ms(row: Row, impl: str) -> str:
         t = row.timings.get(impl)
@@ -200,16 +231,33 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
     def num(v: float | None, fmt: str) -> str:
         return format(v, fmt) if v is not None else "-"
 
-    lines = [[row.op, row.mode, "x".join(map(str, row.shape)), row.dtype, row.params,
-              ms(row, "fused"), ms(row, "eager"), ms(row, "compiled"),
-              num(row.speedup_vs_eager, ".2f"), num(row.speedup_vs_compiled, ".2f"),
-              num(row.fused_gbps, ".1f"), num(row.fused_pct_of_copy, ".1f")] for row in rows]
+    lines = [
+        [
+            row.op,
+            row.mode,
+            "x".join(map(str, row.shape)),
+            row.dtype,
+            row.params,
+            ms(row, "fused"),
+            ms(row, "eager"),
+            ms(row, "compiled"),
+            num(row.speedup_vs_eager, ".2f"),
+            num(row.speedup_vs_compiled, ".2f"),
+            num(row.fused_gbps, ".1f"),
+            num(row.fused_pct_of_copy, ".1f"),
+        ]
+        for row in rows
+    ]
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(line) + " |" for line in lines]
         return "\n".join(out)
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+        for i, h in enumerate(header)
+    ]
     fmt = "  ".join(f"{{:<{w}}}" if i < 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-                     + [fmt.format(*line) for line in lines])
+    return "\n".join(
+        [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+        + [fmt.format(*line) for line in lines]
+    )

@@ -78,7 +78,9 @@ def _check_args(
         raise TypeError(f"bias_act: expected dim to be an int, got {dim!r}")
     if b is not None:
         if not isinstance(b, torch.Tensor):
-            raise TypeError(f"bias_act: expected b to be a torch.Tensor or None, got {type(b).__name__}")
+            raise TypeError(
+                f"bias_act: expected b to be a torch.Tensor or None, got {type(b).__name__}"
+            )
         if not -x.ndim <= dim < x.ndim:
             raise ValueError(
                 f"bias_act: expected dim in [{-x.ndim}, {x.ndim}) for x of shape "
@@ -91,9 +93,13 @@ def _check_args(
                 f"got {list(b.shape)}"
             )
         if b.dtype != x.dtype:
-            raise TypeError(f"bias_act: expected b of dtype {x.dtype} (the dtype of x), got {b.dtype}")
+            raise TypeError(
+                f"bias_act: expected b of dtype {x.dtype} (the dtype of x), got {b.dtype}"
+            )
         if b.device != x.device:
-            raise ValueError(f"bias_act: expected b on {x.device} (the device of x), got {b.device}")
+            raise ValueError(
+                f"bias_act: expected b on {x.device} (the device of x), got {b.device}"
+            )
     spec = ACTIVATIONS[act]
     alpha = spec.alpha if alpha is None else float(alpha)
     gain = spec.gain if gain is None else float(gain)
@@ -121,7 +127,7 @@ def bias_act_ref(
     gain: float | None = None,
     clamp: float | None = None,
 ) -> torch.Tensor:
-    """Pure-PyTorch reference of :func:`bias_act` (same signature and maths, computed in x.dtype)."""
+    """Pure-PyTorch reference of :func:`bias_act`: same signature and maths, computed in x.dtype."""
     dim, alpha, gain, clamp = _check_args(x, b, dim, act, alpha, gain, clamp)
     return _reference(x, b, dim, act, alpha, gain, clamp)
 
@@ -136,7 +142,9 @@ def bias_act(
     clamp: float | None = None,
     impl: str = "auto",
 ) -> torch.Tensor:
-    """Fused bias, activation, gain and clamp: ``y = clamp(act(x + b, alpha) * gain, -clamp, clamp)``.
+    """Fused bias, activation, gain and clamp in one pass over memory.
+
+    ``y = clamp(act(x + b, alpha) * gain, -clamp, clamp)``
 
     Args:
         x: input of any shape, float16 / bfloat16 / float32 / float64 (16-bit computed in float32),

@@ -1,6 +1,9 @@
 """bias_act: native kernels against the pure-PyTorch reference, gradients, opcheck, compile."""
 
 import itertools
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -27,8 +30,9 @@ def make_inputs(device, dtype, shape=SHAPE, dim=1, memory_format=torch.contiguou
 
 def reference64(x, b, **kwargs):
     """The reference in float64 on the CPU, whatever the inputs' dtype and device."""
-    return bias_act_ref(x.detach().double().cpu(), None if b is None else b.detach().double().cpu(),
-                        **kwargs)
+    return bias_act_ref(
+        x.detach().double().cpu(), None if b is None else b.detach().double().cpu(), **kwargs
+    )
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -60,7 +64,11 @@ def test_forward_without_bias_and_with_alpha(device, act):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("act", ACTS)
 def test_gradients_match_reference(device, dtype, act):
-    for dim, fmt in [(1, torch.contiguous_format), (1, torch.channels_last), (3, torch.contiguous_format)]:
+    for dim, fmt in [
+        (1, torch.contiguous_format),
+        (1, torch.channels_last),
+        (3, torch.contiguous_format),
+    ]:
         x, b = make_inputs(device, dtype, dim=dim, memory_format=fmt)
         x.requires_grad_(True)
         b.requires_grad_(True)
@@ -116,7 +124,9 @@ def test_second_order_matches_reference(device, act):
 
     kwargs = dict(act=act, clamp=1.5)
     out = second_order(lambda x, b: bias_act(x, b, impl="native", **kwargs), x, b)
-    ref = second_order(lambda x, b: bias_act_ref(x, b, **kwargs), x.double().cpu(), b.double().cpu())
+    ref = second_order(
+        lambda x, b: bias_act_ref(x, b, **kwargs), x.double().cpu(), b.double().cpu()
+    )
     for o, r in zip(out, ref, strict=True):
         assert rel_error(o, r) < 1e-5
 
@@ -134,8 +144,9 @@ def test_third_order_matches_reference_and_fourth_raises(act):
             if not out.requires_grad:  # the reference's derivative became a constant
                 out = torch.zeros_like(x)
             else:
-                (out,) = torch.autograd.grad((out * v).sum(), x, create_graph=True,
-                                             materialize_grads=True)
+                (out,) = torch.autograd.grad(
+                    (out * v).sum(), x, create_graph=True, materialize_grads=True
+                )
             grads.append(out)
         return grads
 
@@ -164,7 +175,9 @@ def test_opcheck(device):
         b.requires_grad_(True)
         args = (x, b, dim, act, alpha, gain, clamp)
         torch.library.opcheck(torch.ops.fastgan.bias_act.default, args)
-        torch.library.opcheck(torch.ops.fastgan.bias_act.default, (x, None, dim, act, alpha, gain, clamp))
+        torch.library.opcheck(
+            torch.ops.fastgan.bias_act.default, (x, None, dim, act, alpha, gain, clamp)
+        )
         grad = torch.randn_like(x).requires_grad_(True)
         # Order 3 is the top: its own gradient raises (tested above), which opcheck would flag.
         for order in (1, 2):
@@ -174,6 +187,7 @@ def test_opcheck(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_compile_fullgraph_forward_and_backward(device):
     """The public function compiles with no graph break, forward and first-order backward."""
+
     def layer(x, b):
         return bias_act(x, b, act="lrelu", clamp=256) * 2 + 1
 
@@ -201,8 +215,12 @@ def test_compile_fullgraph_every_signature(act):
         assert "fastgan.bias_act" in str(gm.graph), "the op must stay in the graph as one node"
         return gm
 
-    fn = torch.compile(lambda x, b: bias_act(x, b, dim=-1, act=act, gain=0.5),
-                       fullgraph=True, backend=backend, dynamic=True)
+    fn = torch.compile(
+        lambda x, b: bias_act(x, b, dim=-1, act=act, gain=0.5),
+        fullgraph=True,
+        backend=backend,
+        dynamic=True,
+    )
     fn_nb = torch.compile(lambda x: bias_act(x, act=act), fullgraph=True, backend="aot_eager")
     for n in (3, 5):
         x = torch.randn(n, 4, 6, 7).to(memory_format=torch.channels_last)
@@ -216,7 +234,12 @@ def test_compile_fullgraph_every_signature(act):
 def test_non_contiguous_and_offset_inputs(device):
     base = torch.randn(4, 9, 10, 12, device=device)
     b = torch.randn(9, device=device)
-    for x in (base.transpose(2, 3), base[:, :, 1:, 3:], base[1:], base.flatten()[9:].view(-1, 9)):  # the last: 36-byte offset
+    for x in (
+        base.transpose(2, 3),
+        base[:, :, 1:, 3:],
+        base[1:],
+        base.flatten()[9:].view(-1, 9),
+    ):  # the last: 36-byte offset
         bb = b if x.ndim == 4 else torch.randn(9, device=device)
         y = bias_act(x, bb, act="selu", clamp=1.0, impl="native")
         assert rel_error(y, reference64(x, bb, act="selu", clamp=1.0)) < 1e-5
@@ -288,9 +311,17 @@ def test_fallback_to_reference_warns_once():
     "kwargs, error, match",
     [
         (dict(act="leaky"), ValueError, "unknown act 'leaky'"),
-        (dict(b=torch.randn(5)), ValueError, r"expected b of shape \[6\] \(x.shape\[1\]\), got \[5\]"),
+        (
+            dict(b=torch.randn(5)),
+            ValueError,
+            r"expected b of shape \[6\] \(x.shape\[1\]\), got \[5\]",
+        ),
         (dict(b=torch.randn(2, 3)), ValueError, r"expected b of shape \[6\]"),
-        (dict(b=torch.randn(6, dtype=torch.float64)), TypeError, "expected b of dtype torch.float32"),
+        (
+            dict(b=torch.randn(6, dtype=torch.float64)),
+            TypeError,
+            "expected b of dtype torch.float32",
+        ),
         (dict(b=torch.randn(6, device="meta")), ValueError, "expected b on cpu"),
         (dict(b=torch.randn(6), dim=4), ValueError, r"expected dim in \[-4, 4\)"),
         (dict(b=torch.randn(6), dim=-5), ValueError, r"expected dim in \[-4, 4\)"),
@@ -312,7 +343,7 @@ def test_bad_dtype(dtype):
     x = torch.ones(2, 3, dtype=dtype)
     with pytest.raises(TypeError, match=f"floating-point dtype.*got {dtype}"):
         bias_act(x)
-    with pytest.raises(TypeError, match="expected x to be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"expected x to be a torch\.Tensor"):
         bias_act([1.0, 2.0])
 
 
@@ -322,7 +353,9 @@ def test_bad_input_reaches_cpp_checks():
     op = torch.ops.fastgan.bias_act
     with pytest.raises(RuntimeError, match="unknown act 'nope'"):
         op(x, None, 1, "nope", 0.0, 1.0, -1.0)
-    with pytest.raises(RuntimeError, match=r"expected b of shape \[6\] \(x.shape\[1\]\), got \[4\]"):
+    with pytest.raises(
+        RuntimeError, match=r"expected b of shape \[6\] \(x.shape\[1\]\), got \[4\]"
+    ):
         op(x, torch.randn(4), 1, "relu", 0.0, 1.0, -1.0)
     with pytest.raises(RuntimeError, match="expected b of dtype Float"):
         op(x, torch.randn(6, dtype=torch.float16), 1, "relu", 0.0, 1.0, -1.0)
@@ -331,7 +364,9 @@ def test_bad_input_reaches_cpp_checks():
     with pytest.raises(RuntimeError, match="floating-point dtype"):
         op(torch.ones(2, 6, dtype=torch.int32), None, 1, "relu", 0.0, 1.0, -1.0)
     with pytest.raises(RuntimeError, match="expected grad of shape"):
-        torch.ops.fastgan.bias_act_backward(torch.randn(2, 6), x, None, 1, "relu", 0.0, 1.0, -1.0, 1)
+        torch.ops.fastgan.bias_act_backward(
+            torch.randn(2, 6), x, None, 1, "relu", 0.0, 1.0, -1.0, 1
+        )
     with pytest.raises(RuntimeError, match="expected order >= 1"):
         torch.ops.fastgan.bias_act_backward(x, x, None, 1, "relu", 0.0, 1.0, -1.0, 0)
     with pytest.raises(RuntimeError, match=r"expected order in \[0, 3\]"):
@@ -384,3 +419,29 @@ def test_cuda_more_than_2pow31_elements(device):
     y2 = bias_act(x2, b, dim=1, act="relu", gain=1.0, impl="native")
     for sl in (slice(0, 1 << 14), slice(2**31 // 64 - 100, 2**31 // 64 + 100), slice(-100, None)):
         assert torch.equal(y2[sl], bias_act_ref(x2[sl], b, dim=1, act="relu", gain=1.0))
+
+
+def test_baseline_cpu_kernel_matches_reference():
+    """The kernel built for baseline x86-64 (chosen on CPUs without AVX2) passes the same tests."""
+    env = dict(os.environ, FASTGAN_CPU_ISA="default")
+    selection = "(forward or gradients or second_order or non_contiguous) and cpu and not baseline"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", selection],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_single_channel_bias(device, dtype):
+    """A bias of one element (size 1 along dim) is added everywhere, on every kernel path."""
+    for shape, dim in [((4, 1, 8, 8), 1), ((3, 1, 5, 7), 1), ((1, 64), 0)]:
+        x = torch.randn(shape, device=device, dtype=dtype)
+        b = torch.randn(1, device=device, dtype=dtype) + 3
+        y = bias_act(x, b, dim=dim, act="linear", impl="native")
+        assert rel_error(y, reference64(x, b, dim=dim, act="linear")) < TOLERANCE[dtype]
