@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "../common/math.h"
 
@@ -109,22 +110,45 @@ FASTGAN_HD T activation(Act act, int order, T x, T alpha) {
   return x;
 }
 
-// One element (or one SIMD vector) of the forward: clamp(f(x + b) * gain).
-template <typename T, typename S, typename M = Math<T>>
-FASTGAN_HD T forward(T x, T b, const Params<S>& p) {
-  const T y = activation<T, M>(p.act, 0, x + b, M::cst(p.alpha)) * M::cst(p.gain);
+// Calls f(std::integral_constant<Act, A>{}) for the activation A = act: code inside f that passes
+// the constant on as the `act` of forward / backward is compiled for that activation alone, so
+// the switch over activations moves out of the kernels' inner loops.
+#if defined(__CUDACC__)
+#pragma nv_exec_check_disable  // f is a device lambda when called from a kernel
+#endif
+template <typename F>
+FASTGAN_HD void with_act(Act act, F&& f) {
+  switch (act) {
+    case Act::linear: f(std::integral_constant<Act, Act::linear>{}); return;
+    case Act::relu: f(std::integral_constant<Act, Act::relu>{}); return;
+    case Act::lrelu: f(std::integral_constant<Act, Act::lrelu>{}); return;
+    case Act::tanh: f(std::integral_constant<Act, Act::tanh>{}); return;
+    case Act::sigmoid: f(std::integral_constant<Act, Act::sigmoid>{}); return;
+    case Act::elu: f(std::integral_constant<Act, Act::elu>{}); return;
+    case Act::selu: f(std::integral_constant<Act, Act::selu>{}); return;
+    case Act::softplus: f(std::integral_constant<Act, Act::softplus>{}); return;
+    case Act::swish: f(std::integral_constant<Act, Act::swish>{}); return;
+    case Act::gelu: f(std::integral_constant<Act, Act::gelu>{}); return;
+  }
+}
+
+// One element (or one SIMD vector) of the forward: clamp(f(x + b) * gain). `act` is an Act or,
+// for specialised code, the std::integral_constant given by with_act.
+template <typename T, typename S, typename M = Math<T>, typename ActT>
+FASTGAN_HD T forward(T x, T b, const Params<S>& p, ActT act) {
+  const T y = activation<T, M>(act, 0, x + b, M::cst(p.alpha)) * M::cst(p.gain);
   return p.clamp >= 0 ? clamp_symmetric<T, M>(y, M::cst(-p.clamp), M::cst(p.clamp)) : y;
 }
 
 // One element (or vector) of the order-k backward: g * f^(k)(x + b) * gain * clamp mask.
-template <typename T, typename S, typename M = Math<T>>
-FASTGAN_HD T backward(T g, T x, T b, const Params<S>& p) {
+template <typename T, typename S, typename M = Math<T>, typename ActT>
+FASTGAN_HD T backward(T g, T x, T b, const Params<S>& p, ActT act) {
   const T z = x + b;
   const T alpha = M::cst(p.alpha);
   const T gain = M::cst(p.gain);
-  const T d = g * activation<T, M>(p.act, p.order, z, alpha) * gain;
+  const T d = g * activation<T, M>(act, p.order, z, alpha) * gain;
   if (p.clamp < 0) return d;
-  const T y = activation<T, M>(p.act, 0, z, alpha) * gain;
+  const T y = activation<T, M>(act, 0, z, alpha) * gain;
   return clamp_pass<T, M>(y, M::cst(-p.clamp), M::cst(p.clamp), d);
 }
 

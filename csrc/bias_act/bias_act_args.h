@@ -1,7 +1,10 @@
-// Argument checks and parameter set-up of bias_act, shared by the CPU and CUDA entry points.
+// Argument checks, layout and the operator entry points of bias_act, shared by the CPU and CUDA
+// kernels: each device supplies only a `launch(const Call&)`.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty_like.h>
+#include <c10/core/DeviceType.h>
 #include <c10/util/Exception.h>
 #include <optional>
 #include <string_view>
@@ -53,5 +56,53 @@ Params<S> cast_params(const Params<double>& p) {
   return Params<S>{p.act, p.order, static_cast<S>(p.alpha), static_cast<S>(p.gain),
                    static_cast<S>(p.clamp)};
 }
+
+// One call of either op, checked and laid out for a kernel: x dense, grad with x's strides (or
+// undefined for the forward), b contiguous (or undefined), out allocated like x.
+struct Call {
+  at::Tensor grad, x, b, out;
+  ChannelLayout layout;
+  Params<double> params;
+};
+
+inline Call prepare(const char* op, c10::DeviceType device, const at::Tensor& grad,
+                    const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
+                    std::string_view act, double alpha, double gain, double clamp, int64_t order) {
+  Call call;
+  call.params = check_args(op, x, b, dim, act, alpha, gain, clamp, order,
+                           grad.defined() ? &grad : nullptr);
+  TORCH_CHECK(x.device().type() == device, op, ": expected x on a ", c10::DeviceTypeName(device),
+              " device, got ", x.device());
+  call.x = dense(x);
+  call.grad = grad.defined() ? with_strides_of(grad, call.x) : at::Tensor();
+  call.b = b.has_value() ? b->contiguous() : at::Tensor();
+  call.out = at::empty_like(call.x);
+  call.layout = channel_layout(call.x, dim, call.b.defined());
+  return call;
+}
+
+// The operator entry points of one device (registered with TORCH_LIBRARY_IMPL), around its
+// kernel launcher; empty tensors never reach the launcher.
+template <c10::DeviceType kDevice, void (*Launch)(const Call&)>
+struct Entry {
+  static at::Tensor forward(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
+                            c10::string_view act, double alpha, double gain, double clamp) {
+    const Call call =
+        prepare("bias_act", kDevice, at::Tensor(), x, b, dim, act, alpha, gain, clamp, 0);
+    if (call.x.numel() > 0) Launch(call);
+    return call.out;
+  }
+
+  static at::Tensor backward(const at::Tensor& grad, const at::Tensor& x,
+                             const std::optional<at::Tensor>& b, int64_t dim,
+                             c10::string_view act, double alpha, double gain, double clamp,
+                             int64_t order) {
+    TORCH_CHECK(order >= 1, "bias_act_backward: expected order >= 1, got ", order);
+    const Call call =
+        prepare("bias_act_backward", kDevice, grad, x, b, dim, act, alpha, gain, clamp, order);
+    if (call.x.numel() > 0) Launch(call);
+    return call.out;
+  }
+};
 
 }  // namespace fastgan::bias_act

@@ -5,7 +5,6 @@
 #define CPU_CAPABILITY_DEFAULT
 #include "bias_act_cpu_kernel.h"
 
-#include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
 #include <cstdlib>
@@ -30,48 +29,21 @@ bool use_avx2() {
 #endif
 }
 
-// Shared body of both ops: grad is undefined for the forward.
-at::Tensor run(const char* op, const at::Tensor& grad, const at::Tensor& x_in,
-               const std::optional<at::Tensor>& b_in, int64_t dim, c10::string_view act,
-               double alpha, double gain, double clamp, int64_t order) {
-  const at::Tensor* grad_ptr = grad.defined() ? &grad : nullptr;
-  const Params<double> params =
-      check_args(op, x_in, b_in, dim, act, alpha, gain, clamp, order, grad_ptr);
-  TORCH_CHECK(x_in.device().is_cpu(), op, ": expected x on the CPU, got ", x_in.device());
-
-  const at::Tensor x = dense(x_in);
-  const at::Tensor g = grad_ptr ? with_strides_of(grad, x) : at::Tensor();
-  const at::Tensor b = b_in.has_value() ? b_in->contiguous() : at::Tensor();
-  at::Tensor out = at::empty_like(x);
-  if (x.numel() == 0) return out;
-  const ChannelLayout layout = channel_layout(x, dim, b.defined());
-
+void launch(const Call& call) {
   if (use_avx2()) {
-    AVX2::elementwise(g, x, b, out, layout, params);
+    AVX2::elementwise(call.grad, call.x, call.b, call.out, call.layout, call.params);
   } else {
-    DEFAULT::elementwise(g, x, b, out, layout, params);
+    DEFAULT::elementwise(call.grad, call.x, call.b, call.out, call.layout, call.params);
   }
-  return out;
 }
 
-at::Tensor bias_act_cpu(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
-                        c10::string_view act, double alpha, double gain, double clamp) {
-  return run("bias_act", at::Tensor(), x, b, dim, act, alpha, gain, clamp, 0);
-}
-
-at::Tensor bias_act_backward_cpu(const at::Tensor& grad, const at::Tensor& x,
-                                 const std::optional<at::Tensor>& b, int64_t dim,
-                                 c10::string_view act, double alpha, double gain, double clamp,
-                                 int64_t order) {
-  TORCH_CHECK(order >= 1, "bias_act_backward: expected order >= 1, got ", order);
-  return run("bias_act_backward", grad, x, b, dim, act, alpha, gain, clamp, order);
-}
+using CPUEntry = Entry<c10::DeviceType::CPU, launch>;
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fastgan, CPU, m) {
-  m.impl("bias_act", &bias_act_cpu);
-  m.impl("bias_act_backward", &bias_act_backward_cpu);
+  m.impl("bias_act", &CPUEntry::forward);
+  m.impl("bias_act_backward", &CPUEntry::backward);
 }
 
 }  // namespace fastgan::bias_act

@@ -20,7 +20,7 @@ namespace fastgan::bias_act {
 // else the order-params.order backward of grad. All tensors dense with the strides of x.
 #define FASTGAN_BIAS_ACT_CPU_ENTRY                                                          \
   void elementwise(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& b,        \
-                   at::Tensor& out, const ChannelLayout& layout, const Params<double>& params)
+                   const at::Tensor& out, const ChannelLayout& layout, const Params<double>& params)
 
 namespace DEFAULT {
 FASTGAN_BIAS_ACT_CPU_ENTRY;
@@ -86,20 +86,22 @@ void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* 
         const opmath_t* bs = (b && bias_is_vector) ? as_opmath(b + channel + j, b_buf, m) : nullptr;
         const Vec b_one(b && !bias_is_vector ? static_cast<opmath_t>(b[channel]) : opmath_t(0));
         opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + offset + j) : out_buf;
-        // Whole vectors, then one partial vector (the counted load/store is the slow path).
-        const auto compute = [&](int64_t k, int64_t n) {
+        const auto compute = [&](int64_t k, int64_t n, auto act) {
           const bool full = n == Vec::size();
           const Vec xv = full ? Vec::loadu(xs + k) : Vec::loadu(xs + k, n);
           const Vec bv = !bs ? b_one : full ? Vec::loadu(bs + k) : Vec::loadu(bs + k, n);
           if (gs) {
             const Vec gv = full ? Vec::loadu(gs + k) : Vec::loadu(gs + k, n);
-            return backward<Vec, opmath_t, VM>(gv, xv, bv, p);
+            return backward<Vec, opmath_t, VM>(gv, xv, bv, p, act);
           }
-          return forward<Vec, opmath_t, VM>(xv, bv, p);
+          return forward<Vec, opmath_t, VM>(xv, bv, p, act);
         };
-        int64_t k = 0;
-        for (; k + Vec::size() <= m; k += Vec::size()) compute(k, Vec::size()).store(os + k);
-        if (k < m) compute(k, m - k).store(os + k, m - k);
+        // Whole vectors, then one partial vector (the counted load/store is the slow path).
+        with_act(p.act, [&](auto act) {
+          int64_t k = 0;
+          for (; k + Vec::size() <= m; k += Vec::size()) compute(k, Vec::size(), act).store(os + k);
+          if (k < m) compute(k, m - k, act).store(os + k, m - k);
+        });
         if constexpr (!kSameType) {
           at::vec::convert(out_buf, out + offset + j, m);
         }

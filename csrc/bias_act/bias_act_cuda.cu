@@ -3,7 +3,6 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/empty_like.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -39,12 +38,13 @@ enum class BiasMode : int {
   contiguous,  // inner == 1 and channels % VEC == 0: channels c .. c + VEC - 1
 };
 
-template <typename scalar_t, typename S, bool kBackward>
-__device__ __forceinline__ scalar_t apply(scalar_t g, scalar_t x, S b, const Params<S>& p) {
+template <typename scalar_t, typename S, bool kBackward, typename ActT>
+__device__ __forceinline__ scalar_t apply(scalar_t g, scalar_t x, S b, const Params<S>& p,
+                                          ActT act) {
   if constexpr (kBackward) {
-    return static_cast<scalar_t>(backward<S>(static_cast<S>(g), static_cast<S>(x), b, p));
+    return static_cast<scalar_t>(backward<S>(static_cast<S>(g), static_cast<S>(x), b, p, act));
   } else {
-    return static_cast<scalar_t>(forward<S>(static_cast<S>(x), b, p));
+    return static_cast<scalar_t>(forward<S>(static_cast<S>(x), b, p, act));
   }
 }
 
@@ -71,32 +71,35 @@ __global__ void __launch_bounds__(kThreads)
       if constexpr (kBackward) gs[u] = gv[i];
     }
   }
+  // The activation is a compile-time constant inside: no switch per element.
+  with_act(p.act, [&](auto act) {
 #pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const index_t i = base + u * kThreads;
-    if (i >= n_vec) continue;
-    const index_t e = i * VEC;
-    S bias[VEC];
-    if (mode == BiasMode::uniform || mode == BiasMode::per_vector) {
-      const S bc = static_cast<S>(b[mode == BiasMode::uniform ? 0 : (e / inner) % channels]);
+    for (int u = 0; u < kUnroll; ++u) {
+      const index_t i = base + u * kThreads;
+      if (i >= n_vec) continue;
+      const index_t e = i * VEC;
+      S bias[VEC];
+      if (mode == BiasMode::uniform || mode == BiasMode::per_vector) {
+        const S bc = static_cast<S>(b[mode == BiasMode::uniform ? 0 : (e / inner) % channels]);
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) bias[k] = bc;
-    } else if (mode == BiasMode::contiguous) {
-      const index_t c = e % channels;
+        for (int k = 0; k < VEC; ++k) bias[k] = bc;
+      } else if (mode == BiasMode::contiguous) {
+        const index_t c = e % channels;
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) bias[k] = static_cast<S>(b[c + k]);
-    } else {
+        for (int k = 0; k < VEC; ++k) bias[k] = static_cast<S>(b[c + k]);
+      } else {
 #pragma unroll
-      for (int k = 0; k < VEC; ++k) bias[k] = S(0);
+        for (int k = 0; k < VEC; ++k) bias[k] = S(0);
+      }
+      P r;
+#pragma unroll
+      for (int k = 0; k < VEC; ++k) {
+        r.v[k] = apply<scalar_t, S, kBackward>(kBackward ? gs[u].v[k] : scalar_t(0), xs[u].v[k],
+                                               bias[k], p, act);
+      }
+      ov[i] = r;
     }
-    P r;
-#pragma unroll
-    for (int k = 0; k < VEC; ++k) {
-      r.v[k] = apply<scalar_t, S, kBackward>(kBackward ? gs[u].v[k] : scalar_t(0), xs[u].v[k],
-                                             bias[k], p);
-    }
-    ov[i] = r;
-  }
+  });
 }
 
 // Any layout and alignment: elements [begin, end), the channel computed per element.
@@ -111,7 +114,8 @@ __global__ void __launch_bounds__(kThreads)
   for (index_t i = begin + static_cast<index_t>(blockIdx.x) * kThreads + threadIdx.x; i < end;
        i += stride) {
     const S bias = b ? static_cast<S>(b[(i / inner) % channels]) : S(0);
-    out[i] = apply<scalar_t, S, kBackward>(kBackward ? grad[i] : scalar_t(0), x[i], bias, p);
+    out[i] = apply<scalar_t, S, kBackward>(kBackward ? grad[i] : scalar_t(0), x[i], bias, p,
+                                           p.act);
   }
 }
 
@@ -155,60 +159,34 @@ void launch(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t
   }
 }
 
-at::Tensor run(const char* op, const at::Tensor& grad, const at::Tensor& x_in,
-               const std::optional<at::Tensor>& b_in, int64_t dim, c10::string_view act,
-               double alpha, double gain, double clamp, int64_t order) {
-  const at::Tensor* grad_ptr = grad.defined() ? &grad : nullptr;
-  const Params<double> params =
-      check_args(op, x_in, b_in, dim, act, alpha, gain, clamp, order, grad_ptr);
-  TORCH_CHECK(x_in.device().is_cuda(), op, ": expected x on a CUDA device, got ", x_in.device());
-  const c10::cuda::CUDAGuard guard(x_in.device());
-
-  const at::Tensor x = dense(x_in);
-  const at::Tensor g = grad_ptr ? with_strides_of(grad, x) : at::Tensor();
-  const at::Tensor b = b_in.has_value() ? b_in->contiguous() : at::Tensor();
-  at::Tensor out = at::empty_like(x);
-  if (x.numel() == 0) return out;
-  const ChannelLayout layout = channel_layout(x, dim, b.defined());
+void launch_cuda(const Call& call) {
+  const c10::cuda::CUDAGuard guard(call.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   // 32-bit indices while every index the kernels form (up to numel plus one block's reach) fits.
-  const bool small = layout.numel < std::numeric_limits<int32_t>::max() - (1 << 20);
-
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "bias_act_cuda", [&] {
-    const auto p = cast_params<at::opmath_type<scalar_t>>(params);
-    const scalar_t* gp = g.defined() ? g.const_data_ptr<scalar_t>() : nullptr;
-    const scalar_t* xp = x.const_data_ptr<scalar_t>();
-    const scalar_t* bp = b.defined() ? b.const_data_ptr<scalar_t>() : nullptr;
-    scalar_t* op_out = out.mutable_data_ptr<scalar_t>();
+  const bool small = call.layout.numel < std::numeric_limits<int32_t>::max() - (1 << 20);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.x.scalar_type(), "bias_act_cuda", [&] {
+    const auto p = cast_params<at::opmath_type<scalar_t>>(call.params);
+    const scalar_t* gp = call.grad.defined() ? call.grad.const_data_ptr<scalar_t>() : nullptr;
+    const scalar_t* xp = call.x.const_data_ptr<scalar_t>();
+    const scalar_t* bp = call.b.defined() ? call.b.const_data_ptr<scalar_t>() : nullptr;
+    scalar_t* op = call.out.mutable_data_ptr<scalar_t>();
     if (gp != nullptr) {
-      if (small) launch<scalar_t, uint32_t, true>(gp, xp, bp, op_out, layout, p, stream);
-      else launch<scalar_t, int64_t, true>(gp, xp, bp, op_out, layout, p, stream);
+      if (small) launch<scalar_t, uint32_t, true>(gp, xp, bp, op, call.layout, p, stream);
+      else launch<scalar_t, int64_t, true>(gp, xp, bp, op, call.layout, p, stream);
     } else {
-      if (small) launch<scalar_t, uint32_t, false>(gp, xp, bp, op_out, layout, p, stream);
-      else launch<scalar_t, int64_t, false>(gp, xp, bp, op_out, layout, p, stream);
+      if (small) launch<scalar_t, uint32_t, false>(gp, xp, bp, op, call.layout, p, stream);
+      else launch<scalar_t, int64_t, false>(gp, xp, bp, op, call.layout, p, stream);
     }
   });
-  return out;
 }
 
-at::Tensor bias_act_cuda(const at::Tensor& x, const std::optional<at::Tensor>& b, int64_t dim,
-                         c10::string_view act, double alpha, double gain, double clamp) {
-  return run("bias_act", at::Tensor(), x, b, dim, act, alpha, gain, clamp, 0);
-}
-
-at::Tensor bias_act_backward_cuda(const at::Tensor& grad, const at::Tensor& x,
-                                  const std::optional<at::Tensor>& b, int64_t dim,
-                                  c10::string_view act, double alpha, double gain, double clamp,
-                                  int64_t order) {
-  TORCH_CHECK(order >= 1, "bias_act_backward: expected order >= 1, got ", order);
-  return run("bias_act_backward", grad, x, b, dim, act, alpha, gain, clamp, order);
-}
+using CUDAEntry = Entry<c10::DeviceType::CUDA, launch_cuda>;
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
-  m.impl("bias_act", &bias_act_cuda);
-  m.impl("bias_act_backward", &bias_act_backward_cuda);
+  m.impl("bias_act", &CUDAEntry::forward);
+  m.impl("bias_act_backward", &CUDAEntry::backward);
 }
 
 }  // namespace fastgan::bias_act
