@@ -23,11 +23,15 @@ log() { echo "[fastgan] $*" >&2; }
 
 create_venv() {
   [[ -x $PY ]] && return
-  local base=${PYTHON:-python3}
+  local base=${PYTHON:-python3} options=(--system-site-packages)
   log "creating .venv with $($base --version 2>&1)"
-  "$base" -m venv --system-site-packages "$VENV"
   # When the base interpreter is itself a virtual environment (as on the GPU machine, whose torch
-  # lives in one), --system-site-packages would skip its packages: add them explicitly.
+  # lives in one), --system-site-packages would skip its packages: they are added below, and its
+  # pip and setuptools serve (a bundled older setuptools would shadow them).
+  if "$base" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+    options+=(--without-pip)
+  fi
+  "$base" -m venv "${options[@]}" "$VENV"
   local site
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   "$base" -c '
@@ -38,16 +42,26 @@ if sys.prefix != sys.base_prefix:
 }
 
 install_missing() {
+  # One interpreter start: find_spec looks modules up without importing them (torch is slow to
+  # import). An editable build needs setuptools >= 70.1, or an older one with the wheel package.
   local missing=()
-  "$PY" -c 'import torch' 2>/dev/null || missing+=("$TORCH_PIN")
-  local module package
-  for pair in numpy:numpy pytest:pytest pytest_benchmark:pytest-benchmark setuptools:setuptools "$@"; do
-    module=${pair%%:*}
-    package=${pair#*:}
-    "$PY" -c "import $module" 2>/dev/null || missing+=("$package")
-  done
+  mapfile -t missing < <("$PY" - "$TORCH_PIN" numpy:numpy pytest:pytest \
+      pytest_benchmark:pytest-benchmark "$@" <<'EOF'
+import importlib.util, sys
+torch_pin, pairs = sys.argv[1], [a.split(":") for a in sys.argv[2:]]
+missing = [] if importlib.util.find_spec("torch") else [torch_pin]
+missing += [package for module, package in pairs if not importlib.util.find_spec(module)]
+try:
+    import setuptools
+    if tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (70, 1):
+        import wheel  # noqa: F401
+except ImportError:
+    missing.append("setuptools>=70.1")
+print("\n".join(missing))
+EOF
+  )
   ninja_on_path || missing+=(ninja)
-  if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ ${#missing[@]} -gt 0 && -n ${missing[0]} ]]; then
     log "installing ${missing[*]}"
     "$PY" -m pip install --quiet "${missing[@]}"
   fi
@@ -65,14 +79,14 @@ ninja_on_path() {
 # A hash of everything the compiled library depends on: sources, build script, torch, settings.
 build_key() {
   "$PY" - <<'EOF'
-import hashlib, os, pathlib, sys, torch
+import hashlib, importlib.metadata, os, pathlib, sys
 h = hashlib.sha256()
 files = sorted(p for p in pathlib.Path("csrc").rglob("*") if p.is_file())
 for p in [pathlib.Path("setup.py"), pathlib.Path("pyproject.toml"), *files]:
     h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
 for var in ("FASTGAN_CUDA", "TORCH_CUDA_ARCH_LIST"):
     h.update(f"{var}={os.environ.get(var, '')}".encode())
-h.update(f"{torch.__version__} {sys.version}".encode())
+h.update(f"{importlib.metadata.version('torch')} {sys.version}".encode())
 print(h.hexdigest())
 EOF
 }
@@ -80,7 +94,7 @@ EOF
 build() {
   local stamp=$VENV/.fastgan-build key
   key=$(build_key)
-  if [[ -f $stamp && $(cat "$stamp") == "$key" ]] && "$PY" -c 'import fastgan._C' 2>/dev/null; then
+  if [[ -f $stamp && $(cat "$stamp") == "$key" ]] && compgen -G "fastgan/_C*.so" >/dev/null; then
     return
   fi
   log "building fastgan._C (pip install --no-build-isolation -e .)"
