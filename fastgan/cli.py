@@ -72,6 +72,18 @@ def _dtype(name: str) -> torch.dtype:
     return dtypes[name]
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(n) for n in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) < 2 or any(n <= 0 for n in shape):
+        raise argparse.ArgumentTypeError(
+            f"expected a shape of positive sizes like 32x512x32x32 (N x C x ...), got {text!r}"
+        )
+    return shape
+
+
 def _write_atomically(path: str, text: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
@@ -109,7 +121,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     rows = []
     for op in ops:
         for dtype in dtypes:
-            for case in CASES[op](device, dtype):
+            for case in CASES[op](device, dtype, shapes=args.shape):
                 label = f"{case.op} {case.mode} {'x'.join(map(str, case.shape))} {dtype}"
                 print(f"  timing {label} ...", file=sys.stderr, flush=True)
                 rows.append(
@@ -171,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_dtype,
         action="append",
         help="repeatable; default float32 (CPU), float32 and bfloat16 (CUDA)",
+    )
+    bench.add_argument(
+        "--shape",
+        type=_shape,
+        action="append",
+        help="input shape such as 32x512x32x32 (repeatable; default: StyleGAN-sized per device)",
     )
     bench.add_argument("--runs", type=int, default=50, help="timed calls per implementation")
     bench.add_argument("--warmup", type=int, default=5, help="untimed calls first")

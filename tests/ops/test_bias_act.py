@@ -86,6 +86,19 @@ def test_gradients_match_reference(device, dtype, act):
         assert rel_error(gb, rb) < TOLERANCE[dtype], f"grad b, dim={dim} {fmt}"
 
 
+def test_gradient_of_one_input_only():
+    x, b = make_inputs("cpu", torch.float64)
+    for need_x, need_b in ((True, False), (False, True)):
+        xx, bb = x.clone().requires_grad_(need_x), b.clone().requires_grad_(need_b)
+        y = bias_act(xx, bb, act="softplus", clamp=1.0)
+        (g,) = torch.autograd.grad(y.sum(), xx if need_x else bb)
+        xr, br = x.clone().requires_grad_(need_x), b.clone().requires_grad_(need_b)
+        (r,) = torch.autograd.grad(
+            bias_act_ref(xr, br, act="softplus", clamp=1.0).sum(), xr if need_x else br
+        )
+        assert rel_error(g, r) < 1e-12
+
+
 def test_gradient_is_zero_where_clamped():
     x = torch.randn(4, 8, 6, 6, dtype=torch.float64, requires_grad=True)
     y = bias_act(x, None, act="linear", gain=3.0, clamp=1.0)
@@ -206,7 +219,7 @@ def test_compile_fullgraph_forward_and_backward(device):
 
 @pytest.mark.parametrize("act", ["swish", "gelu", "elu"])
 def test_compile_fullgraph_every_signature(act):
-    """No bias, channels_last, dim=-1, and dynamic shapes all trace without a graph break."""
+    """No bias, channels_last, dim=-1, dynamic shapes and backward trace without a graph break."""
     calls = 0
 
     def backend(gm, example_inputs):
@@ -223,9 +236,19 @@ def test_compile_fullgraph_every_signature(act):
     )
     fn_nb = torch.compile(lambda x: bias_act(x, act=act), fullgraph=True, backend="aot_eager")
     for n in (3, 5):
-        x = torch.randn(n, 4, 6, 7).to(memory_format=torch.channels_last)
-        b = torch.randn(7)
-        assert rel_error(fn(x, b), reference64(x, b, dim=-1, act=act, gain=0.5)) < 1e-5
+        x = torch.randn(n, 4, 6, 7).to(memory_format=torch.channels_last).requires_grad_(True)
+        b = torch.randn(7, requires_grad=True)
+        y = fn(x, b)
+        assert rel_error(y, reference64(x, b, dim=-1, act=act, gain=0.5)) < 1e-5
+        gx, gb = torch.autograd.grad(y.sum(), (x, b))
+        x64, b64 = (
+            x.detach().double().requires_grad_(True),
+            b.detach().double().requires_grad_(True),
+        )
+        rx, rb = torch.autograd.grad(
+            bias_act_ref(x64, b64, dim=-1, act=act, gain=0.5).sum(), (x64, b64)
+        )
+        assert rel_error(gx, rx) < 1e-5 and rel_error(gb, rb) < 1e-5
         assert rel_error(fn_nb(x), reference64(x, None, act=act)) < 1e-5
     assert calls >= 1
 
