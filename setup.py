@@ -56,6 +56,8 @@ class FixedBuildDir(BuildExtension):
 
 def extension():
     cuda = with_cuda()
+    # Sorted, so that <op>_cpu.cpp (baseline ISA) links before <op>_cpu_avx2.cpp: the linker keeps
+    # the first copy of an inline function both define, which must be the baseline one.
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp"))
     # -fopenmp: at::parallel_for is inline OpenMP code (libgomp resolves to the one torch loaded).
     cxx = ["-O3", "-fvisibility=hidden", "-fopenmp"]

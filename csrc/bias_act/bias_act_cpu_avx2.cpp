@@ -2,7 +2,9 @@
 // A target pragma, not a compiler flag, enables the instructions, so that only this file uses
 // them and the library still loads on any x86-64 CPU. GCC's pragma does not define the ISA
 // macros that the headers test (sleef.h declares its AVX2 functions under __AVX2__), so they are
-// defined here to match the pragma.
+// defined here to match the pragma. Inline functions that this file shares with the baseline
+// files (a few cold error paths of c10) exist in both builds; setup.py links the baseline object
+// first, so the linker keeps the baseline copies.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC target("avx,avx2,fma,f16c,bmi,bmi2,lzcnt,popcnt")
 #define __AVX__ 1

@@ -68,7 +68,7 @@ void for_each_run(const ChannelLayout& layout, int64_t begin, int64_t end, F&& b
 
 template <typename scalar_t>
 void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t* out,
-                 const ChannelLayout& layout, const Params<double>& params) {
+                       const ChannelLayout& layout, const Params<double>& params) {
   using opmath_t = at::opmath_type<scalar_t>;
   using Vec = at::vec::Vectorized<opmath_t>;
   using VM = Math<Vec>;
