@@ -468,3 +468,16 @@ def test_single_channel_bias(device, dtype):
         b = torch.randn(1, device=device, dtype=dtype) + 3
         y = bias_act(x, b, dim=dim, act="linear", impl="native")
         assert rel_error(y, reference64(x, b, dim=dim, act="linear")) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_opcheck_non_dense_inputs(device):
+    """Strided views, and a grad laid out unlike x: the fake kernels must predict the strides."""
+    base = torch.randn(4, 10, 6, 8, device=device)
+    b = torch.randn(10, device=device, requires_grad=True)
+    for x in (base.transpose(2, 3), base[:, :, ::2]):
+        x = x.detach().requires_grad_(True)
+        args = (x, b, 1, "gelu", 0.0, 1.0, 0.7)
+        torch.library.opcheck(torch.ops.fastgan.bias_act.default, args)
+        grad = torch.randn(x.shape, device=device).to(memory_format=torch.channels_last)
+        torch.library.opcheck(torch.ops.fastgan.bias_act_backward.default, (grad, *args, 1))
