@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "../common/vec_math.h"
 #include "bias_act_args.h"
@@ -45,6 +46,10 @@ constexpr bool kScalarLoops = false;
 constexpr int64_t kBlock = 1024;
 // Elements per parallel task: large enough to amortise the task, small enough to balance.
 constexpr int64_t kGrain = 32768;
+// Runs of one bias value shorter than this (small H*W in NCHW) cost more in bookkeeping than in
+// arithmetic; such tensors use a bias repeated per element over one period (channels * inner).
+constexpr int64_t kShortRun = 64;
+constexpr int64_t kMaxPeriod = 1 << 16;
 
 template <typename scalar_t, typename opmath_t>
 const opmath_t* as_opmath(const scalar_t* src, opmath_t* buf, int64_t n) {
@@ -84,9 +89,21 @@ void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* 
   constexpr bool kSameType = std::is_same_v<scalar_t, opmath_t>;
   const Params<opmath_t> p = cast_params<opmath_t>(params);
 
-  at::parallel_for(0, layout.numel, kGrain, [&](int64_t begin, int64_t end) {
+  ChannelLayout runs = layout;
+  std::vector<scalar_t> repeated;
+  if (b != nullptr && layout.inner > 1 && layout.inner < kShortRun &&
+      layout.channels * layout.inner <= kMaxPeriod) {
+    repeated.resize(layout.channels * layout.inner);
+    for (int64_t c = 0; c < layout.channels; ++c) {
+      std::fill_n(repeated.begin() + c * layout.inner, layout.inner, b[c]);
+    }
+    b = repeated.data();
+    runs = ChannelLayout{layout.numel, layout.channels * layout.inner, 1};
+  }
+
+  at::parallel_for(0, runs.numel, kGrain, [&](int64_t begin, int64_t end) {
     opmath_t x_buf[kBlock], b_buf[kBlock], g_buf[kBlock], out_buf[kBlock];
-    for_each_run(layout, begin, end, [&](int64_t offset, int64_t count, int64_t channel,
+    for_each_run(runs, begin, end, [&](int64_t offset, int64_t count, int64_t channel,
                                          bool bias_is_vector) {
       for (int64_t j = 0; j < count; j += kBlock) {
         const int64_t m = std::min(kBlock, count - j);
