@@ -20,7 +20,10 @@ inline Params<double> check_args(const char* op, const at::Tensor& x,
                                  const std::optional<at::Tensor>& b, int64_t dim,
                                  std::string_view act, double alpha, double gain, double clamp,
                                  int64_t order, const at::Tensor* grad) {
-  TORCH_CHECK(at::isFloatingType(x.scalar_type()), op,
+  const at::ScalarType dtype = x.scalar_type();
+  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
+                  dtype == at::kDouble,
+              op,
               ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
               x.scalar_type());
   Act code;

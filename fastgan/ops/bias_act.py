@@ -46,6 +46,7 @@ ACTIVATIONS: dict[str, Activation] = {
 MAX_ORDER = 3
 
 _DISPATCH = Dispatch("bias_act")
+_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _is_number(v: object) -> bool:
@@ -64,7 +65,7 @@ def _check_args(
     """Validates the arguments; returns (dim >= 0, alpha, gain, clamp) with defaults applied."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"bias_act: expected x to be a torch.Tensor, got {type(x).__name__}")
-    if not x.dtype.is_floating_point:
+    if x.dtype not in _DTYPES:
         raise TypeError(
             "bias_act: expected x of a floating-point dtype (float16, bfloat16, float32, float64), "
             f"got {x.dtype}"

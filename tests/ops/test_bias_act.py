@@ -361,7 +361,9 @@ def test_bad_input_python(kwargs, error, match):
         bias_act(x, **kwargs)
 
 
-@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.complex64, torch.bool])
+@pytest.mark.parametrize(
+    "dtype", [torch.int32, torch.int64, torch.complex64, torch.bool, torch.float8_e4m3fn]
+)
 def test_bad_dtype(dtype):
     x = torch.ones(2, 3, dtype=dtype)
     with pytest.raises(TypeError, match=f"floating-point dtype.*got {dtype}"):
@@ -386,6 +388,8 @@ def test_bad_input_reaches_cpp_checks():
         op(x, torch.randn(6), 3, "relu", 0.0, 1.0, -1.0)
     with pytest.raises(RuntimeError, match="floating-point dtype"):
         op(torch.ones(2, 6, dtype=torch.int32), None, 1, "relu", 0.0, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match="floating-point dtype"):
+        op(torch.ones(2, 6, dtype=torch.float8_e5m2), None, 1, "relu", 0.0, 1.0, -1.0)
     with pytest.raises(RuntimeError, match="expected grad of shape"):
         torch.ops.fastgan.bias_act_backward(
             torch.randn(2, 6), x, None, 1, "relu", 0.0, 1.0, -1.0, 1
