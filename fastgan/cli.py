@@ -124,15 +124,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
             for case in CASES[op](device, dtype, shapes=args.shape):
                 label = f"{case.op} {case.mode} {'x'.join(map(str, case.shape))} {dtype}"
                 print(f"  timing {label} ...", file=sys.stderr, flush=True)
-                rows.append(
-                    run_case(
-                        case,
-                        warmup=args.warmup,
-                        runs=args.runs,
-                        max_seconds=args.max_seconds,
-                        copy_gbps=copy_gbps,
-                    )
+                row = run_case(
+                    case,
+                    warmup=args.warmup,
+                    runs=args.runs,
+                    max_seconds=args.max_seconds,
+                    copy_gbps=copy_gbps,
                 )
+                if row.rel_error_vs_eager is not None and not row.rel_error_vs_eager < 1e-2:
+                    print(
+                        f"  WARNING: {label}: the fused output differs from the eager reference "
+                        f"by {row.rel_error_vs_eager:.3g} (relative norm); its timing is suspect",
+                        file=sys.stderr,
+                    )
+                rows.append(row)
     print(format_table(rows))
     if args.json:
         _write_atomically(
