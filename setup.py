@@ -56,9 +56,11 @@ class FixedBuildDir(BuildExtension):
 
 def extension():
     cuda = with_cuda()
-    # Sorted, so that <op>_cpu.cpp (baseline ISA) links before <op>_cpu_avx2.cpp: the linker keeps
-    # the first copy of an inline function both define, which must be the baseline one.
-    sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp"))
+    # Every baseline-ISA source links before every *_avx2.cpp: the linker keeps the first copy of
+    # an inline function that several files define, which must be a baseline one.
+    cpu = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp"))
+    sources = [s for s in cpu if not s.endswith("_avx2.cpp")]
+    sources += [s for s in cpu if s.endswith("_avx2.cpp")]
     # -fopenmp: at::parallel_for is inline OpenMP code (libgomp resolves to the one torch loaded).
     cxx = ["-O3", "-fvisibility=hidden", "-fopenmp"]
     nvcc = ["-O3", "-lineinfo"]

@@ -7,27 +7,10 @@
 
 #include <torch/library.h>
 
-#include <cstdlib>
-#include <cstring>
+#include "../common/cpu_isa.h"
 
 namespace fastgan::bias_act {
 namespace {
-
-// AVX2 + FMA + F16C unless the CPU lacks them or FASTGAN_CPU_ISA=default asks for the baseline.
-bool use_avx2() {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  static const bool avx2 = [] {
-    const char* isa = std::getenv("FASTGAN_CPU_ISA");
-    if (isa != nullptr && std::strcmp(isa, "default") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
-  }();
-  return avx2;
-#else
-  return false;
-#endif
-}
 
 void launch(const Call& call) {
   if (use_avx2()) {
