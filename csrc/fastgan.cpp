@@ -13,4 +13,12 @@ TORCH_LIBRARY(fastgan, m) {
   // the same op at order + 1, which makes bias_act differentiable twice.
   m.def("bias_act_backward(Tensor grad, Tensor x, Tensor? b, int dim, str act, float alpha,"
         " float gain, float clamp, int order) -> Tensor");
+
+  m.set_python_module("fastgan.ops.upfirdn2d");
+  // Per plane of x [N, C, H, W]: insert up-1 zeros after every sample, pad by padding
+  // [x0, x1, y0, y1] (negative crops), correlate with f ([fh, fw], or [fw] along x then y;
+  // flipped first unless flip_filter), keep every down-th sample from 0, multiply by gain.
+  // up, down: [x, y]. Its gradient is the same op with up and down swapped.
+  m.def("upfirdn2d(Tensor x, Tensor f, int[2] up, int[2] down, int[4] padding, bool flip_filter,"
+        " float gain) -> Tensor");
 }

@@ -5,8 +5,30 @@ kernels and autograd formulas of every op.
 """
 
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
+from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
+from fastgan.ops.upfirdn2d import (
+    downsample2d,
+    filter2d,
+    setup_filter,
+    upfirdn2d,
+    upfirdn2d_ref,
+    upsample2d,
+)
 
 # Every op of torch.ops.fastgan that has public Python entry points, for `fastgan info`.
-OPS = ("bias_act", "bias_act_backward")
+OPS = ("bias_act", "bias_act_backward", "upfirdn2d")
 
-__all__ = ["ACTIVATIONS", "OPS", "bias_act", "bias_act_ref"]
+__all__ = [
+    "ACTIVATIONS",
+    "OPS",
+    "bias_act",
+    "bias_act_ref",
+    "conv2d_resample",
+    "conv2d_resample_ref",
+    "downsample2d",
+    "filter2d",
+    "setup_filter",
+    "upfirdn2d",
+    "upfirdn2d_ref",
+    "upsample2d",
+]
