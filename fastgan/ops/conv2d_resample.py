@@ -59,7 +59,8 @@ def _check_args(x, w, f, up, down, padding, groups, flip_weight, flip_filter):
         if not isinstance(value, bool):
             raise TypeError(f"{op}: expected {name} to be a bool, got {value!r}")
     px0, px1, py0, py1 = parse_padding(padding, op)
-    fw, fh = filter_size(f)
+    # The filter runs only when resampling; then the image goes through it and the kernel.
+    fw, fh = filter_size(f) if up > 1 or down > 1 else (1, 1)
     if up > 1:
         px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
         py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
@@ -68,11 +69,11 @@ def _check_args(x, w, f, up, down, padding, groups, flip_weight, flip_filter):
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
     kh, kw = w.shape[2], w.shape[3]
     H, W = x.shape[2], x.shape[3]
-    if H * up + py0 + py1 < max(kh, fh) or W * up + px0 + px1 < max(kw, fw):
+    if H * up + py0 + py1 < kh + fh - 1 or W * up + px0 + px1 < kw + fw - 1:
         raise ValueError(
             f"{op}: the output would be empty: x of {H}x{W} upsampled by {up} and padded to "
             f"{H * up + py0 + py1}x{W * up + px0 + px1} is smaller than the {kh}x{kw} kernel "
-            f"or the filter"
+            f"combined with the {fh}x{fw} filter"
         )
     return px0, px1, py0, py1
 
