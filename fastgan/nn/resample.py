@@ -23,8 +23,8 @@ DEFAULT_FILTER = (1, 3, 3, 1)
 
 
 class _FIRLayer(nn.Module):
-    """Holds the normalised FIR filter as a (non-persistent) buffer, so that it follows the
-    module's device but adds no state_dict entries to the model it is dropped into."""
+    """Holds the normalised FIR filter as a non-persistent float32 buffer: it follows the module's
+    device (not its dtype) and adds no state_dict entries to the model it is dropped into."""
 
     filter: torch.Tensor
 
@@ -41,10 +41,14 @@ class _FIRLayer(nn.Module):
         self.gain = float(gain)
         self.flip_filter = bool(flip_filter)
 
-    def _filter(self) -> torch.Tensor:
-        # module.half() / .to(dtype) convert buffers too; the ops take a float32 filter.
-        f = self.filter
-        return f if f.dtype == torch.float32 else f.float()
+    def _apply(self, fn, recurse=True):
+        # module.half() / .to(dtype) convert floating buffers; the filter stays exact float32
+        # (the ops take a float32 filter), only its device follows the module.
+        original = self.filter
+        super()._apply(fn, recurse)
+        if self.filter.dtype != torch.float32:
+            self.filter = original.to(self.filter.device)
+        return self
 
     def _repr_common(self) -> str:
         return (
@@ -69,7 +73,7 @@ class Upsample2d(_FIRLayer):
         self.up = parse_scaling(up, "up", "Upsample2d")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upsample2d(x, self._filter(), self.up, self.padding, self.flip_filter, self.gain)
+        return upsample2d(x, self.filter, self.up, self.padding, self.flip_filter, self.gain)
 
     def extra_repr(self) -> str:
         return f"up={list(self.up)}, {self._repr_common()}"
@@ -91,7 +95,7 @@ class Downsample2d(_FIRLayer):
         self.down = parse_scaling(down, "down", "Downsample2d")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return downsample2d(x, self._filter(), self.down, self.padding, self.flip_filter, self.gain)
+        return downsample2d(x, self.filter, self.down, self.padding, self.flip_filter, self.gain)
 
     def extra_repr(self) -> str:
         return f"down={list(self.down)}, {self._repr_common()}"
@@ -111,7 +115,7 @@ class Blur(_FIRLayer):
         super().__init__(filter, padding, gain, flip_filter)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return filter2d(x, self._filter(), self.padding, self.flip_filter, self.gain)
+        return filter2d(x, self.filter, self.padding, self.flip_filter, self.gain)
 
     def extra_repr(self) -> str:
         return self._repr_common()
