@@ -14,6 +14,7 @@
 
 #include "../common/vec_math.h"
 #include "bias_act_args.h"
+#include "bias_act_cpu_block.h"
 
 namespace fastgan::bias_act {
 
@@ -33,33 +34,10 @@ FASTGAN_BIAS_ACT_CPU_ENTRY;
 namespace CPU_CAPABILITY {
 namespace {
 
-// In the baseline x86-64 build at::vec's generic Vectorized is an array whose operations the
-// compiler does not inline; plain loops over scalars, which it vectorises itself where it can, are
-// several times faster there. Other builds (AVX2; NEON on ARM) use at::vec.
-#if defined(CPU_CAPABILITY_DEFAULT) && defined(__x86_64__)
-constexpr bool kScalarLoops = true;
-#else
-constexpr bool kScalarLoops = false;
-#endif
-
-// Elements converted to the compute type at a time (16-bit inputs are computed in float32).
-constexpr int64_t kBlock = 1024;
-// Elements per parallel task: large enough to amortise the task, small enough to balance.
-constexpr int64_t kGrain = 32768;
 // Runs of one bias value shorter than this (small H*W in NCHW) cost more in bookkeeping than in
 // arithmetic; such tensors use a bias repeated per element over one period (channels * inner).
 constexpr int64_t kShortRun = 64;
 constexpr int64_t kMaxPeriod = 1 << 16;
-
-template <typename scalar_t, typename opmath_t>
-const opmath_t* as_opmath(const scalar_t* src, opmath_t* buf, int64_t n) {
-  if constexpr (std::is_same_v<scalar_t, opmath_t>) {
-    return src;
-  } else {
-    at::vec::convert(src, buf, n);
-    return buf;
-  }
-}
 
 // Calls body(offset, count, channel, bias_is_vector) for the runs of [begin, end) on which the
 // bias is one value (bias_is_vector = false) or the contiguous slice b[channel:] (true).
@@ -84,8 +62,6 @@ template <typename scalar_t>
 void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t* out,
                        const ChannelLayout& layout, const Params<double>& params) {
   using opmath_t = at::opmath_type<scalar_t>;
-  using Vec = at::vec::Vectorized<opmath_t>;
-  using VM = Math<Vec>;
   constexpr bool kSameType = std::is_same_v<scalar_t, opmath_t>;
   const Params<opmath_t> p = cast_params<opmath_t>(params);
 
@@ -112,44 +88,7 @@ void elementwise_typed(const scalar_t* grad, const scalar_t* x, const scalar_t* 
         const opmath_t* bs = (b && bias_is_vector) ? as_opmath(b + channel + j, b_buf, m) : nullptr;
         const opmath_t b_value = b && !bias_is_vector ? static_cast<opmath_t>(b[channel]) : 0;
         opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + offset + j) : out_buf;
-        if constexpr (kScalarLoops) {
-          with_act(p.act, [&](auto act) {
-            // Local copies and restrict: the stores cannot alias them, so the loops vectorise.
-            const Params<opmath_t> q = p;
-            opmath_t* __restrict__ o = os;
-            const opmath_t* __restrict__ xr = xs;
-            const opmath_t* __restrict__ br = bs;
-            const opmath_t* __restrict__ gr = gs;
-            if (gr && br) {
-              for (int64_t k = 0; k < m; ++k) o[k] = backward<opmath_t>(gr[k], xr[k], br[k], q, act);
-            } else if (gr) {
-              for (int64_t k = 0; k < m; ++k) o[k] = backward<opmath_t>(gr[k], xr[k], b_value, q, act);
-            } else if (br) {
-              for (int64_t k = 0; k < m; ++k) o[k] = forward<opmath_t>(xr[k], br[k], q, act);
-            } else {
-              for (int64_t k = 0; k < m; ++k) o[k] = forward<opmath_t>(xr[k], b_value, q, act);
-            }
-          });
-          if constexpr (!kSameType) at::vec::convert(out_buf, out + offset + j, m);
-          continue;
-        }
-        const Vec b_one(b_value);
-        const auto compute = [&](int64_t k, int64_t n, auto act) {
-          const bool full = n == Vec::size();
-          const Vec xv = full ? Vec::loadu(xs + k) : Vec::loadu(xs + k, n);
-          const Vec bv = !bs ? b_one : full ? Vec::loadu(bs + k) : Vec::loadu(bs + k, n);
-          if (gs) {
-            const Vec gv = full ? Vec::loadu(gs + k) : Vec::loadu(gs + k, n);
-            return backward<Vec, opmath_t, VM>(gv, xv, bv, p, act);
-          }
-          return forward<Vec, opmath_t, VM>(xv, bv, p, act);
-        };
-        // Whole vectors, then one partial vector (the counted load/store is the slow path).
-        with_act(p.act, [&](auto act) {
-          int64_t k = 0;
-          for (; k + Vec::size() <= m; k += Vec::size()) compute(k, Vec::size(), act).store(os + k);
-          if (k < m) compute(k, m - k, act).store(os + k, m - k);
-        });
+        apply_block(p, gs, xs, bs, b_value, os, m);
         if constexpr (!kSameType) {
           at::vec::convert(out_buf, out + offset + j, m);
         }
