@@ -21,4 +21,15 @@ TORCH_LIBRARY(fastgan, m) {
   // up, down: [x, y]. Its gradient is the same op with up and down swapped.
   m.def("upfirdn2d(Tensor x, Tensor f, int[2] up, int[2] down, int[4] padding, bool flip_filter,"
         " float gain) -> Tensor");
+
+  m.set_python_module("fastgan.ops.styled_bias_act");
+  // The epilogue of a StyleGAN2 generator layer, x [N, C, H, W]: z = x * scale[n, c] + noise +
+  // b[c], y = clamp(act(z, alpha) * gain, -clamp, clamp); noise [Nn, Cn, H, W] with Nn in {1, N},
+  // Cn in {1, C} (or fewer leading dims). Each of scale, noise, b optional.
+  m.def("styled_bias_act(Tensor x, Tensor? scale, Tensor? noise, Tensor? b, str act, float alpha,"
+        " float gain, float clamp) -> Tensor");
+  // grad * act^(order)(z) * gain * [output not clamped] = the gradient with respect to z; its own
+  // gradient is the same op at order + 1.
+  m.def("styled_bias_act_backward(Tensor grad, Tensor x, Tensor? scale, Tensor? noise, Tensor? b,"
+        " str act, float alpha, float gain, float clamp, int order) -> Tensor");
 }

@@ -1,0 +1,134 @@
+// styled_bias_act CPU kernel body, compiled once per instruction set (namespace CPU_CAPABILITY,
+// defined by the including file). One pass over memory: blocks of x are converted to the compute
+// type, turned into z = x * scale + noise in a small buffer, and finished by bias_act's block
+// computation (bias, activation, gain, clamp; or the order-k derivative times grad).
+//
+// NCHW: runs are planes, where scale[n, c] and b[c] are one value and noise is contiguous.
+// channels_last: runs are pixels, where scale[n, :], b and a per-channel noise are contiguous
+// vectors, and a [N, 1, H, W] noise is one value.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "../bias_act/bias_act_cpu_block.h"
+#include "styled_bias_act_args.h"
+
+namespace fastgan::styled_bias_act {
+
+namespace DEFAULT {
+void elementwise(const Call& call);
+}
+namespace AVX2 {
+void elementwise(const Call& call);
+}
+
+namespace CPU_CAPABILITY {
+namespace {
+
+using bias_act::CPU_CAPABILITY::apply_block;
+using bias_act::CPU_CAPABILITY::as_opmath;
+using bias_act::CPU_CAPABILITY::kBlock;
+using bias_act::CPU_CAPABILITY::kGrain;
+
+// One run of `count` elements from `offset`: scale, noise and bias each either a contiguous
+// vector (pointer) or one value.
+template <typename scalar_t>
+struct Run {
+  int64_t offset, count;
+  const scalar_t* scale;  // null: scale_value
+  const scalar_t* noise;  // null: noise_value
+  const scalar_t* bias;   // null: bias_value
+  double scale_value, noise_value, bias_value;
+};
+
+template <typename scalar_t>
+void run_typed(const Call& call) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  constexpr bool kSameType = std::is_same_v<scalar_t, opmath_t>;
+  const Params<opmath_t> p = bias_act::cast_params<opmath_t>(call.params);
+  const scalar_t* const x = call.x.const_data_ptr<scalar_t>();
+  const scalar_t* const grad = call.grad.defined() ? call.grad.const_data_ptr<scalar_t>() : nullptr;
+  const scalar_t* const scale =
+      call.scale.defined() ? call.scale.const_data_ptr<scalar_t>() : nullptr;
+  const scalar_t* const noise =
+      call.noise.defined() ? call.noise.const_data_ptr<scalar_t>() : nullptr;
+  const scalar_t* const b = call.b.defined() ? call.b.const_data_ptr<scalar_t>() : nullptr;
+  scalar_t* const out = call.out.mutable_data_ptr<scalar_t>();
+  const int64_t C = call.C, HW = call.HW;
+  const int64_t numel = call.x.numel();
+
+  // The run that starts at element i and ends at most at `end`.
+  const auto run_at = [&](int64_t i, int64_t end) {
+    Run<scalar_t> r{i, 0, nullptr, nullptr, nullptr, 1.0, 0.0, 0.0};
+    if (!call.channels_last) {
+      const int64_t plane = i / HW, hw = i % HW, n = plane / C, c = plane % C;
+      r.count = std::min(end - i, HW - hw);
+      if (scale) r.scale_value = static_cast<double>(scale[plane]);
+      if (b) r.bias_value = static_cast<double>(b[c]);
+      if (noise) {
+        r.noise = noise + n * call.noise_batch_stride + (call.noise_per_channel ? c * HW : 0) + hw;
+      }
+    } else {
+      const int64_t pixel = i / C, c = i % C, n = pixel / HW, hw = pixel % HW;
+      r.count = std::min(end - i, C - c);
+      if (scale) r.scale = scale + n * C + c;
+      if (b) r.bias = b + c;
+      if (noise && call.noise_per_channel) {
+        r.noise = noise + n * call.noise_batch_stride + hw * C + c;
+      } else if (noise) {
+        r.noise_value = static_cast<double>(noise[n * call.noise_batch_stride + hw]);
+      }
+    }
+    return r;
+  };
+
+  at::parallel_for(0, numel, kGrain, [&](int64_t begin, int64_t end) {
+    opmath_t x_buf[kBlock], z_buf[kBlock], s_buf[kBlock], n_buf[kBlock], b_buf[kBlock],
+        g_buf[kBlock], out_buf[kBlock];
+    for (int64_t i = begin; i < end;) {
+      const Run<scalar_t> r = run_at(i, end);
+      for (int64_t j = 0; j < r.count; j += kBlock) {
+        const int64_t m = std::min(kBlock, r.count - j);
+        const int64_t at = r.offset + j;
+        const opmath_t* __restrict__ xs = as_opmath(x + at, x_buf, m);
+        opmath_t* __restrict__ z = z_buf;
+        if (r.scale) {
+          const opmath_t* __restrict__ ss = as_opmath(r.scale + j, s_buf, m);
+          for (int64_t k = 0; k < m; ++k) z[k] = xs[k] * ss[k];
+        } else {
+          const opmath_t s = static_cast<opmath_t>(r.scale_value);
+          for (int64_t k = 0; k < m; ++k) z[k] = xs[k] * s;
+        }
+        if (r.noise) {
+          const opmath_t* __restrict__ ns = as_opmath(r.noise + j, n_buf, m);
+          for (int64_t k = 0; k < m; ++k) z[k] += ns[k];
+        } else if (r.noise_value != 0.0) {
+          const opmath_t v = static_cast<opmath_t>(r.noise_value);
+          for (int64_t k = 0; k < m; ++k) z[k] += v;
+        }
+        const opmath_t* bs = r.bias ? as_opmath(r.bias + j, b_buf, m) : nullptr;
+        const opmath_t* gs = grad ? as_opmath(grad + at, g_buf, m) : nullptr;
+        opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + at) : out_buf;
+        apply_block(p, gs, z_buf, bs, static_cast<opmath_t>(r.bias_value), os, m);
+        if constexpr (!kSameType) at::vec::convert(out_buf, out + at, m);
+      }
+      i += r.count;
+    }
+  });
+}
+
+}  // namespace
+
+void elementwise(const Call& call) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.x.scalar_type(),
+                                  "styled_bias_act", [&] { run_typed<scalar_t>(call); });
+}
+
+}  // namespace CPU_CAPABILITY
+}  // namespace fastgan::styled_bias_act
