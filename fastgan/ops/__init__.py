@@ -6,6 +6,8 @@ kernels and autograd formulas of every op.
 
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
+from fastgan.ops.modulated_conv2d import modulated_conv2d
+from fastgan.ops.styled_bias_act import styled_bias_act, styled_bias_act_ref
 from fastgan.ops.upfirdn2d import (
     downsample2d,
     filter2d,
@@ -16,7 +18,13 @@ from fastgan.ops.upfirdn2d import (
 )
 
 # Every op of torch.ops.fastgan that has public Python entry points, for `fastgan info`.
-OPS = ("bias_act", "bias_act_backward", "upfirdn2d")
+OPS = (
+    "bias_act",
+    "bias_act_backward",
+    "upfirdn2d",
+    "styled_bias_act",
+    "styled_bias_act_backward",
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -27,7 +35,10 @@ __all__ = [
     "conv2d_resample_ref",
     "downsample2d",
     "filter2d",
+    "modulated_conv2d",
     "setup_filter",
+    "styled_bias_act",
+    "styled_bias_act_ref",
     "upfirdn2d",
     "upfirdn2d_ref",
     "upsample2d",
