@@ -1,5 +1,23 @@
 """Drop-in ``nn.Module`` layers built on :mod:`fastgan.ops`."""
 
 from fastgan.nn.resample import Blur, Downsample2d, Upsample2d
+from fastgan.nn.stylegan import (
+    EqualLinear,
+    MappingNetwork,
+    ModulatedConv2d,
+    StyledConv,
+    ToRGB,
+    set_impl,
+)
 
-__all__ = ["Blur", "Downsample2d", "Upsample2d"]
+__all__ = [
+    "Blur",
+    "Downsample2d",
+    "EqualLinear",
+    "MappingNetwork",
+    "ModulatedConv2d",
+    "StyledConv",
+    "ToRGB",
+    "Upsample2d",
+    "set_impl",
+]
