@@ -28,7 +28,7 @@ if [[ $stage == all || $stage == test ]]; then
   scripts/dev.sh test -q -m "not cuda" 2>&1 | tee "$OUT/tests-rest.log" | tail -n 5 || status=1
 fi
 if [[ $stage == all || $stage == bench ]]; then
-  scripts/dev.sh run fastgan bench bias_act upfirdn2d --device cuda --runs 100 \
+  scripts/dev.sh run fastgan bench --device cuda --runs 100 \
     --json "$OUT/bench-cuda.json" --markdown "$OUT/bench-cuda.md" 2>&1 \
     | tee "$OUT/bench.log" || status=1
 fi

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 
 import torch
 
 from fastgan.bench.harness import Case
-from fastgan.ops import bias_act, bias_act_ref, downsample2d, filter2d, setup_filter, upsample2d
+from fastgan.nn import StyledConv, set_impl
+from fastgan.ops import (
+    bias_act,
+    bias_act_ref,
+    downsample2d,
+    filter2d,
+    setup_filter,
+    styled_bias_act,
+    styled_bias_act_ref,
+    upsample2d,
+)
 
 # StyleGAN-sized activations: a 32x32 block of a 512-channel generator at batch 32, and on the GPU
 # a 256x256 block at 128 channels, batch 16 (256 MiB in bfloat16, 512 MiB in float32).
@@ -150,7 +161,151 @@ def upfirdn2d_cases(
             )
 
 
+def styled_bias_act_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """The epilogue of a StyleGAN2 layer: demodulation scale [N, C], noise [N, 1, H, W], bias,
+    lrelu, the default gain (sqrt 2) and clamp 256."""
+    kwargs = dict(act="lrelu", clamp=256.0)
+
+    def fused(x, scale, noise, b):
+        return styled_bias_act(x, scale, noise, b, impl="native", **kwargs)
+
+    def eager(x, scale, noise, b):
+        return styled_bias_act_ref(x, scale, noise, b, **kwargs)
+
+    compiled = torch.compile(eager, dynamic=False)
+    element = torch.empty((), dtype=dtype).element_size()
+    for shape in shapes or DEFAULT_SHAPES[device.type]:
+        if len(shape) != 4:
+            raise ValueError(f"styled_bias_act: expected a shape N x C x H x W, got {shape}")
+        N, C, H, W = shape
+        size = N * C * H * W * element
+        noise_size = N * H * W * element
+
+        def inputs(requires_grad: bool, shape=shape) -> tuple:
+            N, C, H, W = shape
+            make = dict(device=device, dtype=dtype, requires_grad=requires_grad)
+            x = torch.randn(shape, **make)
+            tensors = (
+                x,
+                torch.rand(N, C, **make),
+                torch.randn(N, 1, H, W, **make),
+                torch.randn(C, **make),
+            )
+            return (*tensors, torch.randn_like(x)) if requires_grad else tensors
+
+        def grad_of(fn):
+            def run(i):
+                return torch.autograd.grad(fn(*i[:4]), i[:4], i[4])
+
+            return run
+
+        params = "scale,noise,bias,lrelu,clamp"
+        yield Case(
+            "styled_bias_act",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {
+                "fused": lambda i: fused(*i),
+                "eager": lambda i: eager(*i),
+                "compiled": lambda i: compiled(*i),
+            },
+            bytes_moved=2 * size + noise_size,
+            params=params,
+        )
+        # Forward; backward reads grad, x and noise and writes grad_z; then grad_x = grad_z *
+        # scale and the reductions for scale, noise and bias (one pass each at best).
+        yield Case(
+            "styled_bias_act",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {"fused": grad_of(fused), "eager": grad_of(eager), "compiled": grad_of(compiled)},
+            bytes_moved=9 * size + 3 * noise_size,
+            params=params,
+        )
+
+
+# StyledConv: a 128x128 block at 64 channels, batch 8, on the CPU; 128 channels at batch 32 in
+# channels_last on the GPU.
+STYLEDCONV_SHAPES = {
+    "cpu": [(8, 64, 128, 128)],
+    "cuda": [(32, 128, 128, 128)],
+}
+
+
+def styledconv_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """The StyleGAN2 generator block in training mode (3x3 modulated conv by input scaling,
+    noise (the layer's constant noise, so that the three outputs can be compared), bias, lrelu,
+    clamp 256): the layer on fastgan's kernels, the same layer
+    (same weights) on reference ops, and torch.compile of the latter. Channels_last on CUDA."""
+    w_dim = 512
+    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    for shape in shapes or STYLEDCONV_SHAPES[device.type]:
+        if len(shape) != 4 or shape[2] != shape[3]:
+            raise ValueError(f"styledconv: expected a shape N x C x R x R, got {shape}")
+        _, C, R, _ = shape
+        layer = StyledConv(C, C, w_dim, R, conv_clamp=256.0)
+        layer = layer.to(device=device, dtype=dtype, memory_format=fmt).train()
+        with torch.no_grad():
+            layer.noise_strength.fill_(0.1)
+            layer.bias.normal_()
+        reference = set_impl(copy.deepcopy(layer), "ref")
+        compiled = torch.compile(reference, dynamic=False)
+        params = list(layer.parameters())
+        ref_params = list(reference.parameters())
+
+        def inputs(requires_grad: bool, shape=shape) -> tuple:
+            x = torch.randn(shape, device=device, dtype=dtype).to(memory_format=fmt)
+            w = torch.randn(shape[0], w_dim, device=device, dtype=dtype)
+            x.requires_grad_(requires_grad)
+            return (x, w)
+
+        def grad_of(model, model_params):
+            def run(i):
+                y = model(i[0], i[1], noise_mode="const")
+                return torch.autograd.grad(y.square().mean(), [i[0], *model_params])
+
+            return run
+
+        impls = {"fused": layer, "eager": reference, "compiled": compiled}
+        yield Case(
+            "styledconv",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {name: (lambda i, m=m: m(i[0], i[1], noise_mode="const")) for name, m in impls.items()},
+            params="3x3,const-noise,lrelu,clamp",
+        )
+        yield Case(
+            "styledconv",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {
+                "fused": grad_of(layer, params),
+                "eager": grad_of(reference, ref_params),
+                "compiled": grad_of(compiled, ref_params),
+            },
+            params="3x3,const-noise,lrelu,clamp",
+        )
+
+
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "bias_act": bias_act_cases,
     "upfirdn2d": upfirdn2d_cases,
+    "styled_bias_act": styled_bias_act_cases,
+    "styledconv": styledconv_cases,
 }
