@@ -53,10 +53,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     else:
         print(f"_C        not loaded ({build['error']}): every op runs its PyTorch reference")
-    print("ops       CPU   CUDA")
+    width = max(map(len, info["ops"]), default=0) + 2
+    print(f"{'ops':<{width + 2}} CPU   CUDA")
     for op, kernels in info["ops"].items():
         mark = {True: "yes", False: "no"}
-        print(f"  {op:<20} {mark[kernels['cpu']]:<5} {mark[kernels['cuda']]}")
+        print(f"  {op:<{width}} {mark[kernels['cpu']]:<5} {mark[kernels['cuda']]}")
     return 0
 
 

@@ -129,13 +129,13 @@ def _input_grads(grad_z, x, scale, noise, b, needs):
     need_x, need_scale, need_noise, need_b = needs
     grad_x = grad_scale = grad_noise = grad_b = None
     if need_x:
-        grad_x = grad_z * scale[:, :, None, None] if scale is not None else grad_z.clone()
+        grad_x = grad_z * scale[:, :, None, None] if scale is not None else grad_z
     if need_scale and scale is not None:
         grad_scale = (grad_z * x).sum(dim=(2, 3))
     if need_noise and noise is not None:
         grad_noise = grad_z.sum_to_size(noise.shape)
-        if grad_noise is grad_z:
-            grad_noise = grad_z.clone()
+        if grad_noise is grad_x:  # two inputs must not share one gradient tensor
+            grad_noise = grad_noise.clone()
     if need_b and b is not None:
         grad_b = grad_z.sum(dim=(0, 2, 3))
     return grad_x, grad_scale, grad_noise, grad_b
