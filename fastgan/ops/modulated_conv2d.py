@@ -78,11 +78,13 @@ def modulated_conv(
     out_channels, _, kh, kw = weight.shape
     if demodulate and x.dtype == torch.float16:
         # Bring the largest weight and style to about 1 first so that no product overflows
-        # float16; demodulation cancels these per-(n, o) factors (up to its 1e-8).
-        weight = weight * (
-            1 / math.sqrt(in_channels * kh * kw) / weight.abs().amax(dim=(1, 2, 3), keepdim=True)
-        )
-        styles = styles / styles.abs().amax(dim=1, keepdim=True)
+        # float16; demodulation cancels these per-(n, o) factors (up to its 1e-8). Scaled in
+        # float32, and an all-zero row stays zero (not 0/0).
+        fan_in = math.sqrt(in_channels * kh * kw)
+        w32, s32 = weight.float(), styles.float()
+        w_max = w32.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
+        weight = (w32 / (w_max * fan_in)).to(weight.dtype)
+        styles = (s32 / s32.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)).to(styles.dtype)
     d = demodulation(weight, styles) if demodulate else None
     kwargs = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
     if not fused_modconv:
