@@ -1,4 +1,5 @@
-"""pytest-benchmark suite for styled_bias_act: `pytest benchmarks/bench_styled_bias_act.py --benchmark-only`."""
+"""pytest-benchmark suite for styled_bias_act:
+`pytest benchmarks/bench_styled_bias_act.py --benchmark-only`."""
 
 import pytest
 

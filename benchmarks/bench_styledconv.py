@@ -1,4 +1,5 @@
-"""pytest-benchmark suite for styledconv: `pytest benchmarks/bench_styledconv.py --benchmark-only`."""
+"""pytest-benchmark suite for styledconv:
+`pytest benchmarks/bench_styledconv.py --benchmark-only`."""
 
 import pytest
 
