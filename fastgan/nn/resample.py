@@ -17,14 +17,33 @@ from fastgan.ops.upfirdn2d import (
     upsample2d,
 )
 
-__all__ = ["Blur", "Downsample2d", "Upsample2d"]
+__all__ = ["Blur", "Downsample2d", "Float32Buffers", "Upsample2d"]
 
 DEFAULT_FILTER = (1, 3, 3, 1)
 
 
-class _FIRLayer(nn.Module):
+class Float32Buffers(nn.Module):
+    """A module whose buffers named in ``float32_buffers`` stay exact float32 whatever dtype the
+    module moves to (``.half()``, ``.to(dtype)``); only their device follows it. For FIR filters,
+    which the ops take in float32."""
+
+    float32_buffers: tuple[str, ...] = ()
+
+    def _apply(self, fn, recurse=True):
+        originals = {name: getattr(self, name) for name in self.float32_buffers}
+        super()._apply(fn, recurse)
+        for name, original in originals.items():
+            moved = getattr(self, name)
+            if moved.dtype != torch.float32:
+                setattr(self, name, original.to(moved.device))
+        return self
+
+
+class _FIRLayer(Float32Buffers):
     """Holds the normalised FIR filter as a non-persistent float32 buffer: it follows the module's
     device (not its dtype) and adds no state_dict entries to the model it is dropped into."""
+
+    float32_buffers = ("filter",)
 
     filter: torch.Tensor
 
@@ -40,15 +59,6 @@ class _FIRLayer(nn.Module):
         self.padding = parse_padding(padding, type(self).__name__)
         self.gain = float(gain)
         self.flip_filter = bool(flip_filter)
-
-    def _apply(self, fn, recurse=True):
-        # module.half() / .to(dtype) convert floating buffers; the filter stays exact float32
-        # (the ops take a float32 filter), only its device follows the module.
-        original = self.filter
-        super()._apply(fn, recurse)
-        if self.filter.dtype != torch.float32:
-            self.filter = original.to(self.filter.device)
-        return self
 
     def _repr_common(self) -> str:
         return (

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from fastgan.nn.resample import Float32Buffers
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act
 from fastgan.ops.modulated_conv2d import modulated_conv
 from fastgan.ops.styled_bias_act import styled_bias_act
@@ -176,13 +177,14 @@ class MappingNetwork(nn.Module):
         return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
 
 
-class ModulatedConv2d(nn.Module):
+class ModulatedConv2d(Float32Buffers):
     """Modulated convolution with its affine style layer (:func:`modulated_conv2d`): styles =
     EqualLinear(w) (bias initialised to 1), weights ~ N(0, 1), demodulated by default, optional
     2x up- or downsampling with an FIR filter. Per-sample weights when not training or at batch
     1, input scaling while training (``fused_modconv`` overrides)."""
 
     resample_filter: torch.Tensor
+    float32_buffers = ("resample_filter",)
 
     def __init__(
         self,
@@ -209,14 +211,6 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.register_buffer("resample_filter", setup_filter(resample_filter), persistent=False)
         self.padding = kernel_size // 2
-
-    def _apply(self, fn, recurse=True):
-        # The FIR filter stays an exact float32 buffer whatever dtype the module moves to.
-        original = self.resample_filter
-        super()._apply(fn, recurse)
-        if self.resample_filter.dtype != torch.float32:
-            self.resample_filter = original.to(self.resample_filter.device)
-        return self
 
     def styles(self, w: torch.Tensor) -> torch.Tensor:
         return self.affine(w)
