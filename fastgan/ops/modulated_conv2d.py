@@ -89,7 +89,8 @@ def modulated_conv(
     kwargs = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
     if not fused_modconv:
         # Scale the input instead of the weights: one shared convolution for the whole batch.
-        y = conv2d_resample(x * styles.to(x.dtype)[:, :, None, None], weight, **kwargs, impl=impl)
+        x = styled_bias_act(x, styles.to(x.dtype), act="linear", gain=1.0, impl=impl)
+        y = conv2d_resample(x, weight, **kwargs, impl=impl)
         return y, None if d is None else d.to(x.dtype)
     w = weight[None] * styles[:, None, :, None, None]
     if d is not None:

@@ -124,20 +124,36 @@ def styled_bias_act(
     return _reference(_pre_activation(x, scale, noise), b, 1, act, alpha, gain, clamp)
 
 
-def _input_grads(grad_z, x, scale, noise, b, needs):
+def _grad_z(grad, x, scale, noise, b, args, order):
+    """(dL/dz, whether it is a new tensor this code may overwrite) for the order-k backward."""
+    act, _, gain, clamp = args
+    if act == "linear" and clamp < 0 and order == 1:
+        # f' = 1: no kernel pass for a pure scale / noise layer (the input modulation).
+        return (grad if gain == 1 else grad * gain), gain != 1
+    return torch.ops.fastgan.styled_bias_act_backward(grad, x, scale, noise, b, *args, order), True
+
+
+def _input_grads(grad_z, owned, x, scale, noise, b, needs):
     """Gradients with respect to (x, scale, noise, b) from the gradient with respect to z."""
     need_x, need_scale, need_noise, need_b = needs
     grad_x = grad_scale = grad_noise = grad_b = None
-    if need_x:
-        grad_x = grad_z * scale[:, :, None, None] if scale is not None else grad_z
     if need_scale and scale is not None:
-        grad_scale = (grad_z * x).sum(dim=(2, 3))
+        # One pass over grad_z and x, without their [N, C, H, W] product.
+        grad_scale = torch.einsum("nchw,nchw->nc", grad_z, x)
     if need_noise and noise is not None:
         grad_noise = grad_z.sum_to_size(noise.shape)
-        if grad_noise is grad_x:  # two inputs must not share one gradient tensor
-            grad_noise = grad_noise.clone()
     if need_b and b is not None:
         grad_b = grad_z.sum(dim=(0, 2, 3))
+    if need_x:
+        if scale is None:
+            grad_x = grad_z
+        elif owned and not torch.is_grad_enabled() and grad_noise is not grad_z:
+            # Last use of grad_z (no double backward records it): scale it in place.
+            grad_x = grad_z.mul_(scale[:, :, None, None])
+        else:
+            grad_x = grad_z * scale[:, :, None, None]
+    if grad_noise is not None and grad_noise is grad_x:  # two inputs must not share one tensor
+        grad_noise = grad_noise.clone()
     return grad_x, grad_scale, grad_noise, grad_b
 
 
@@ -149,8 +165,9 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad):
     x, scale, noise, b = ctx.saved_tensors
-    grad_z = torch.ops.fastgan.styled_bias_act_backward(grad, x, scale, noise, b, *ctx.args, 1)
-    return (*_input_grads(grad_z, x, scale, noise, b, ctx.needs_input_grad[:4]),) + (None,) * 4
+    grad_z, owned = _grad_z(grad, x, scale, noise, b, ctx.args, 1)
+    needs = ctx.needs_input_grad[:4]
+    return (*_input_grads(grad_z, owned, x, scale, noise, b, needs),) + (None,) * 4
 
 
 def _backward_setup_context(ctx, inputs, output):
@@ -179,7 +196,7 @@ def _backward_backward(ctx, grad_out):
         grad_z = torch.ops.fastgan.styled_bias_act_backward(
             grad_out * grad, x, scale, noise, b, *ctx.args, ctx.order + 1
         )
-        rest = _input_grads(grad_z, x, scale, noise, b, needs[1:5])
+        rest = _input_grads(grad_z, True, x, scale, noise, b, needs[1:5])
     return (d_grad, *rest) + (None,) * 5
 
 
