@@ -32,4 +32,13 @@ TORCH_LIBRARY(fastgan, m) {
   // gradient is the same op at order + 1.
   m.def("styled_bias_act_backward(Tensor grad, Tensor x, Tensor? scale, Tensor? noise, Tensor? b,"
         " str act, float alpha, float gain, float clamp, int order) -> Tensor");
+
+  m.set_python_module("fastgan.ops.minibatch_stddev");
+  // x [N, C, H, W] -> [N, C + num_channels, H, W]: x, then per group of G = min(group_size, N)
+  // samples (n = g * N/G + m) and channel group, the mean over channels and pixels of the
+  // standard deviation over the group, sqrt(var + 1e-8), as constant channels.
+  m.def("minibatch_stddev(Tensor x, int group_size, int num_channels) -> Tensor");
+  // The gradient with respect to x from the output's gradient.
+  m.def("minibatch_stddev_backward(Tensor grad, Tensor x, int group_size, int num_channels)"
+        " -> Tensor");
 }

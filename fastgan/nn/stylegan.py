@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from fastgan.nn.discriminator import MinibatchStdDev
 from fastgan.nn.resample import Float32Buffers
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act
 from fastgan.ops.modulated_conv2d import modulated_conv
@@ -378,6 +379,6 @@ def set_impl(module: nn.Module, impl: str) -> nn.Module:
     """Sets ``impl`` ('auto', 'native' or 'ref') on every fastgan layer inside ``module``."""
     _check_impl(impl, "set_impl")
     for m in module.modules():
-        if isinstance(m, (EqualLinear, ModulatedConv2d, StyledConv, ToRGB)):
+        if isinstance(m, (EqualLinear, ModulatedConv2d, StyledConv, ToRGB, MinibatchStdDev)):
             m.impl = impl
     return module

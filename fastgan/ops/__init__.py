@@ -6,6 +6,7 @@ kernels and autograd formulas of every op.
 
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
+from fastgan.ops.minibatch_stddev import minibatch_stddev, minibatch_stddev_ref
 from fastgan.ops.modulated_conv2d import modulated_conv2d
 from fastgan.ops.styled_bias_act import styled_bias_act, styled_bias_act_ref
 from fastgan.ops.upfirdn2d import (
@@ -24,6 +25,8 @@ OPS = (
     "upfirdn2d",
     "styled_bias_act",
     "styled_bias_act_backward",
+    "minibatch_stddev",
+    "minibatch_stddev_backward",
 )
 
 __all__ = [
@@ -35,6 +38,8 @@ __all__ = [
     "conv2d_resample_ref",
     "downsample2d",
     "filter2d",
+    "minibatch_stddev",
+    "minibatch_stddev_ref",
     "modulated_conv2d",
     "setup_filter",
     "styled_bias_act",

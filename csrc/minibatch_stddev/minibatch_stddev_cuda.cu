@@ -1,0 +1,129 @@
+// minibatch_stddev CUDA kernels: one block per (group, channel group). The block's threads
+// split the c * H * W elements of the group; each computes the statistics of its elements over
+// the G samples, and a block reduction sums what the block needs (the standard deviations
+// forward, the gradient of s backward).
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "minibatch_stddev_args.h"
+
+namespace fastgan::minibatch_stddev {
+namespace {
+
+constexpr int kThreads = 256;
+
+// Sum of v over the block (every thread gets it); `shared` holds kThreads values.
+template <typename acc_t>
+__device__ acc_t block_sum(acc_t v, acc_t* shared) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
+    __syncthreads();
+  }
+  const acc_t total = shared[0];
+  __syncthreads();
+  return total;
+}
+
+template <typename scalar_t, typename acc_t>
+__device__ void group_stats(const scalar_t* x, const Geometry& geo, int64_t m, int64_t f,
+                            int64_t ch, int64_t p, acc_t* mean, acc_t* std) {
+  acc_t sum = 0;
+  for (int64_t g = 0; g < geo.G; ++g) sum += static_cast<acc_t>(x[geo.offset(g, m, f, ch, p, geo.C)]);
+  const acc_t mu = sum / static_cast<acc_t>(geo.G);
+  acc_t sq = 0;
+  for (int64_t g = 0; g < geo.G; ++g) {
+    const acc_t d = static_cast<acc_t>(x[geo.offset(g, m, f, ch, p, geo.C)]) - mu;
+    sq += d * d;
+  }
+  *mean = mu;
+  *std = sqrt(sq / static_cast<acc_t>(geo.G) + static_cast<acc_t>(kEpsilon));
+}
+
+template <typename scalar_t, typename acc_t>
+__global__ void __launch_bounds__(kThreads)
+    stats_kernel(const scalar_t* __restrict__ x, acc_t* __restrict__ s, const Geometry geo) {
+  __shared__ acc_t shared[kThreads];
+  const int64_t m = blockIdx.x / geo.F, f = blockIdx.x % geo.F;
+  const int64_t elements = geo.c * geo.HW;
+  acc_t total = 0;
+  for (int64_t e = threadIdx.x; e < elements; e += kThreads) {
+    acc_t mean, std;
+    group_stats(x, geo, m, f, e / geo.HW, e % geo.HW, &mean, &std);
+    total += std;
+  }
+  total = block_sum(total, shared);
+  if (threadIdx.x == 0) s[blockIdx.x] = total / static_cast<acc_t>(elements);
+}
+
+template <typename scalar_t, typename acc_t>
+__global__ void __launch_bounds__(kThreads)
+    backward_kernel(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ x,
+                    scalar_t* __restrict__ grad_x, const Geometry geo) {
+  __shared__ acc_t shared[kThreads];
+  const int64_t m = blockIdx.x / geo.F, f = blockIdx.x % geo.F;
+  const int64_t out_channels = geo.C + geo.F;
+  acc_t gs = 0;  // the gradient of s[m, f]: its channel, over the group and the pixels
+  for (int64_t i = threadIdx.x; i < geo.G * geo.HW; i += kThreads) {
+    const int64_t g = i / geo.HW, p = i % geo.HW;
+    gs += static_cast<acc_t>(grad[((g * geo.M + m) * out_channels + geo.C + f) * geo.HW + p]);
+  }
+  gs = block_sum(gs, shared);
+  const acc_t k = gs / static_cast<acc_t>(geo.c * geo.HW * geo.G);
+  for (int64_t e = threadIdx.x; e < geo.c * geo.HW; e += kThreads) {
+    const int64_t ch = e / geo.HW, p = e % geo.HW;
+    acc_t mean, std;
+    group_stats(x, geo, m, f, ch, p, &mean, &std);
+    for (int64_t g = 0; g < geo.G; ++g) {
+      const int64_t at = geo.offset(g, m, f, ch, p, geo.C);
+      const acc_t gy = static_cast<acc_t>(grad[geo.offset(g, m, f, ch, p, out_channels)]);
+      grad_x[at] = static_cast<scalar_t>(gy + k * (static_cast<acc_t>(x[at]) - mean) / std);
+    }
+  }
+}
+
+at::Tensor stats(const at::Tensor& x, const Geometry& geo) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const at::ScalarType acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor s = at::empty({geo.M, geo.F}, x.options().dtype(acc));
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "minibatch_stddev", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    stats_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
+        x.const_data_ptr<scalar_t>(), s.mutable_data_ptr<acc_t>(), geo);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return s;
+}
+
+at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry& geo) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  at::Tensor grad_x = at::empty(x.sizes(), x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "minibatch_stddev_backward", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    backward_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
+        grad.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
+        grad_x.mutable_data_ptr<scalar_t>(), geo);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return grad_x;
+}
+
+using CUDAEntry = Entry<stats, backward, c10::DeviceType::CUDA>;
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
+  m.impl("minibatch_stddev", &CUDAEntry::forward);
+  m.impl("minibatch_stddev_backward", &CUDAEntry::backward);
+}
+
+}  // namespace fastgan::minibatch_stddev
