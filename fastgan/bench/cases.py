@@ -14,6 +14,8 @@ from fastgan.ops import (
     bias_act_ref,
     downsample2d,
     filter2d,
+    minibatch_stddev,
+    minibatch_stddev_ref,
     setup_filter,
     styled_bias_act,
     styled_bias_act_ref,
@@ -303,9 +305,75 @@ def styledconv_cases(
         )
 
 
+# The discriminator's last block: 4x4 at 512 channels, batch 64.
+MBSTD_SHAPES = {"cpu": [(64, 512, 4, 4)], "cuda": [(64, 512, 4, 4)]}
+
+
+def minibatch_stddev_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """StyleGAN2's discriminator epilogue: group size 4, one channel."""
+
+    def fused(x):
+        return minibatch_stddev(x, 4, 1, impl="native")
+
+    def eager(x):
+        return minibatch_stddev_ref(x, 4, 1)
+
+    compiled = torch.compile(eager, dynamic=False)
+    element = torch.empty((), dtype=dtype).element_size()
+    for shape in shapes or MBSTD_SHAPES[device.type]:
+        if len(shape) != 4:
+            raise ValueError(f"minibatch_stddev: expected a shape N x C x H x W, got {shape}")
+        N, C, H, W = shape
+        size_in = N * C * H * W * element
+        size_out = N * (C + 1) * H * W * element
+
+        def inputs(requires_grad: bool, shape=shape) -> tuple:
+            N, C, H, W = shape
+            x = torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+            if not requires_grad:
+                return (x,)
+            return (x, torch.randn(N, C + 1, H, W, device=device, dtype=dtype))
+
+        def grad_of(fn):
+            def run(i):
+                return torch.autograd.grad(fn(i[0]), i[0], i[1])
+
+            return run
+
+        yield Case(
+            "minibatch_stddev",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {
+                "fused": lambda i: fused(*i),
+                "eager": lambda i: eager(*i),
+                "compiled": lambda i: compiled(*i),
+            },
+            bytes_moved=size_in + size_out,
+            params="group 4,1 channel",
+        )
+        yield Case(
+            "minibatch_stddev",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {"fused": grad_of(fused), "eager": grad_of(eager), "compiled": grad_of(compiled)},
+            bytes_moved=2 * (size_in + size_out),
+            params="group 4,1 channel",
+        )
+
+
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "bias_act": bias_act_cases,
     "upfirdn2d": upfirdn2d_cases,
     "styled_bias_act": styled_bias_act_cases,
     "styledconv": styledconv_cases,
+    "minibatch_stddev": minibatch_stddev_cases,
 }
