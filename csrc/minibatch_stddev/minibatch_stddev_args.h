@@ -1,11 +1,12 @@
 // Argument checks, output assembly and the operator entry points of minibatch_stddev, shared by
 // the CPU and CUDA kernels. Each device supplies two kernels on NCHW-contiguous tensors:
-// `stats(x, geometry) -> s [M, F]` (float32, float64 for float64 x) and
-// `backward(grad, x, geometry) -> grad_x` (NCHW-contiguous).
+// `forward(x, out, geometry)` (fills out [N, C + F, H, W]: x, then the statistics channels, in
+// one pass over x) and `backward(grad, x, geometry) -> grad_x` (NCHW-contiguous).
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
 #include <c10/core/DeviceType.h>
 #include <c10/util/Exception.h>
 
@@ -43,23 +44,19 @@ inline Geometry check_args(const char* op, c10::DeviceType device, const at::Ten
 }
 
 // The device's two kernels.
-template <at::Tensor (*Stats)(const at::Tensor&, const Geometry&),
+template <void (*Forward)(const at::Tensor&, const at::Tensor&, const Geometry&),
           at::Tensor (*Backward)(const at::Tensor&, const at::Tensor&, const Geometry&),
           c10::DeviceType kDevice>
 struct Entry {
   static at::Tensor forward(const at::Tensor& x, int64_t group_size, int64_t num_channels) {
     const Geometry geo = check_args("minibatch_stddev", kDevice, x, group_size, num_channels);
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    at::Tensor out = at::empty({N, C + geo.F, H, W}, x.options(), format_of(x));
-    out.narrow(1, 0, C).copy_(x);
     if (x.numel() == 0) {
-      out.narrow(1, C, geo.F).zero_();
-      return out;
+      return at::zeros({N, C + geo.F, H, W}, x.options().memory_format(format_of(x)));
     }
-    // Sample n = g * M + m gets s[m, :]: the [M, F] rows repeated G times.
-    const at::Tensor s = Stats(x.contiguous(), geo).to(x.scalar_type());
-    out.narrow(1, C, geo.F).copy_(s.repeat({geo.G, 1}).view({N, geo.F, 1, 1}).expand({N, geo.F, H, W}));
-    return out;
+    at::Tensor out = at::empty({N, C + geo.F, H, W}, x.options());
+    Forward(x.contiguous(), out, geo);
+    return out.contiguous(format_of(x));
   }
 
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, int64_t group_size,

@@ -1,7 +1,7 @@
 // minibatch_stddev CUDA kernels: one block per (group, channel group). The block's threads
 // split the c * H * W elements of the group; each computes the statistics of its elements over
-// the G samples, and a block reduction sums what the block needs (the standard deviations
-// forward, the gradient of s backward).
+// the G samples (and forward copies them to the output), and a block reduction sums what the
+// block needs (the standard deviations forward, the gradient of s backward).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
@@ -49,18 +49,26 @@ __device__ void group_stats(const scalar_t* x, const Geometry& geo, int64_t m, i
 
 template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(kThreads)
-    stats_kernel(const scalar_t* __restrict__ x, acc_t* __restrict__ s, const Geometry geo) {
+    forward_kernel(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, const Geometry geo) {
   __shared__ acc_t shared[kThreads];
   const int64_t m = blockIdx.x / geo.F, f = blockIdx.x % geo.F;
-  const int64_t elements = geo.c * geo.HW;
+  const int64_t elements = geo.c * geo.HW, out_channels = geo.C + geo.F;
   acc_t total = 0;
   for (int64_t e = threadIdx.x; e < elements; e += kThreads) {
+    const int64_t ch = e / geo.HW, p = e % geo.HW;
     acc_t mean, std;
-    group_stats(x, geo, m, f, e / geo.HW, e % geo.HW, &mean, &std);
+    group_stats(x, geo, m, f, ch, p, &mean, &std);
     total += std;
+    for (int64_t g = 0; g < geo.G; ++g) {
+      out[geo.offset(g, m, f, ch, p, out_channels)] = x[geo.offset(g, m, f, ch, p, geo.C)];
+    }
   }
   total = block_sum(total, shared);
-  if (threadIdx.x == 0) s[blockIdx.x] = total / static_cast<acc_t>(elements);
+  const scalar_t s = static_cast<scalar_t>(total / static_cast<acc_t>(elements));
+  for (int64_t i = threadIdx.x; i < geo.G * geo.HW; i += kThreads) {
+    const int64_t g = i / geo.HW, p = i % geo.HW;
+    out[((g * geo.M + m) * out_channels + geo.C + f) * geo.HW + p] = s;
+  }
 }
 
 template <typename scalar_t, typename acc_t>
@@ -89,18 +97,15 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-at::Tensor stats(const at::Tensor& x, const Geometry& geo) {
+void forward(const at::Tensor& x, const at::Tensor& out, const Geometry& geo) {
   const c10::cuda::CUDAGuard guard(x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const at::ScalarType acc = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  at::Tensor s = at::empty({geo.M, geo.F}, x.options().dtype(acc));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "minibatch_stddev", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    stats_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
-        x.const_data_ptr<scalar_t>(), s.mutable_data_ptr<acc_t>(), geo);
+    forward_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
+        x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), geo);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  return s;
 }
 
 at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry& geo) {
@@ -117,7 +122,7 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry&
   return grad_x;
 }
 
-using CUDAEntry = Entry<stats, backward, c10::DeviceType::CUDA>;
+using CUDAEntry = Entry<forward, backward, c10::DeviceType::CUDA>;
 
 }  // namespace
 
