@@ -83,7 +83,10 @@ def test_gradients_match_reference(device, dtype, act):
         rx, rb = torch.autograd.grad(y64, (x64, b64), grad.double().cpu())
         assert gx.stride() == x.stride()
         assert rel_error(gx, rx) < TOLERANCE[dtype], f"grad x, dim={dim} {fmt}"
-        assert rel_error(gb, rb) < TOLERANCE[dtype], f"grad b, dim={dim} {fmt}"
+        # grad b sums grad x, whose elements are rounded to bfloat16 first, over random signs:
+        # the cancellation magnifies their rounding (up to ~1.3e-2 seen at this size).
+        tolerance_b = 2 * TOLERANCE[dtype] if dtype == torch.bfloat16 else TOLERANCE[dtype]
+        assert rel_error(gb, rb) < tolerance_b, f"grad b, dim={dim} {fmt}"
 
 
 def test_gradient_of_one_input_only():
