@@ -41,4 +41,8 @@ TORCH_LIBRARY(fastgan, m) {
   // The gradient with respect to x from the output's gradient.
   m.def("minibatch_stddev_backward(Tensor grad, Tensor x, int group_size, int num_channels)"
         " -> Tensor");
+
+  m.set_python_module("fastgan.ops.squared_norm");
+  // Per-sample squared L2 norm: out[n] = sum over x[n, ...] of x^2 (the gradient penalties).
+  m.def("squared_norm(Tensor x) -> Tensor");
 }

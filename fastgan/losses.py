@@ -1,4 +1,4 @@
-"""GAN losses on discriminator logits, for both sides.
+"""GAN losses on discriminator logits, for both sides, and the gradient penalties.
 
 =========  ==========================================  ==============================
 kind       discriminator                               generator
@@ -12,14 +12,32 @@ rpgan      softplus(D(fake) - D(real))                 softplus(D(real) - D(fake
 =========  ==========================================  ==============================
 
 Each returns the per-sample loss reduced by ``reduction`` ('mean', 'sum' or 'none').
+
+Penalties (per sample, ``[N]``; each differentiates through the network with ``create_graph``,
+so that the penalty trains it; none modifies its inputs): :func:`r1_penalty`,
+:func:`r2_penalty`, :func:`wgan_gp_penalty`, :func:`path_length_penalty`. The squared gradient
+norms are one :func:`fastgan.ops.squared_norm` pass each.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
-__all__ = ["LOSSES", "discriminator_loss", "generator_loss"]
+from fastgan.ops.squared_norm import squared_norm
+
+__all__ = [
+    "LOSSES",
+    "discriminator_loss",
+    "generator_loss",
+    "path_length_penalty",
+    "r1_penalty",
+    "r2_penalty",
+    "wgan_gp_penalty",
+]
 
 LOSSES = ("logistic", "hinge", "wgan", "rpgan")
 _REDUCTIONS = ("mean", "sum", "none")
@@ -114,3 +132,91 @@ def generator_loss(
     if kind == "logistic":
         return _reduce(F.softplus(-fake), reduction)
     return _reduce(-fake, reduction)
+
+
+def _input_gradient(outputs: torch.Tensor, inputs: torch.Tensor, op: str) -> torch.Tensor:
+    """d(sum of outputs)/d inputs, with the graph kept for the penalty's own backward."""
+    if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
+        raise ValueError(
+            f"{op}: expected the images to require grad (call .requires_grad_() on them before "
+            "the network sees them)"
+        )
+    if not isinstance(outputs, torch.Tensor) or outputs.grad_fn is None:
+        raise ValueError(f"{op}: expected the logits to be computed from the images")
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad
+
+
+def r1_penalty(
+    real_logits: torch.Tensor, real_images: torch.Tensor, impl: str = "auto"
+) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): per-sample ``||d D(x) / d x||²`` at the real images, which
+    must require grad before D sees them. Returns ``[N]`` (usually weighted by gamma / 2)."""
+    return squared_norm(_input_gradient(real_logits, real_images, "r1_penalty"), impl=impl)
+
+
+def r2_penalty(
+    fake_logits: torch.Tensor, fake_images: torch.Tensor, impl: str = "auto"
+) -> torch.Tensor:
+    """R2: the R1 penalty at the generated images: per-sample ``||d D(x) / d x||²``."""
+    return squared_norm(_input_gradient(fake_logits, fake_images, "r2_penalty"), impl=impl)
+
+
+def wgan_gp_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    center: float = 1.0,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): per-sample ``(||d D(x̂) / d x̂|| - center)²`` at
+    ``x̂ = real + eps * (fake - real)``, eps uniform in [0, 1) per sample."""
+    op = "wgan_gp_penalty"
+    if not isinstance(real, torch.Tensor) or not isinstance(fake, torch.Tensor):
+        raise TypeError(f"{op}: expected real and fake to be torch.Tensors")
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"{op}: expected real and fake of one shape, got {list(real.shape)} and "
+            f"{list(fake.shape)}"
+        )
+    real, fake = real.detach(), fake.detach()
+    eps = torch.rand([real.shape[0]] + [1] * (real.ndim - 1), device=real.device, dtype=real.dtype)
+    mixed = (real + eps * (fake - real)).requires_grad_(True)
+    grad = _input_gradient(discriminator(mixed), mixed, op)
+    # The tiny constant keeps the square root differentiable where a gradient vanishes.
+    norm = (squared_norm(grad, impl=impl) + 1e-12).sqrt()
+    return (norm - center).square()
+
+
+def path_length_penalty(
+    fake_images: torch.Tensor,
+    ws: torch.Tensor,
+    pl_mean: torch.Tensor,
+    decay: float = 0.01,
+    impl: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path-length regularisation (Karras et al. 2020): per-sample ``(||J_wᵀ y|| - a)²`` with
+    ``y`` Gaussian noise scaled by ``1 / sqrt(H * W)``, the length the root mean over the
+    ``num_ws`` copies of w of the squared norms, and ``a`` the running mean of the lengths.
+
+    Returns ``(penalty [N], new pl_mean)``: ``pl_mean`` is not modified; store the new mean.
+    ``ws`` (``[N, w_dim]`` or ``[N, num_ws, w_dim]``) must be in the graph of ``fake_images``.
+    """
+    op = "path_length_penalty"
+    if fake_images.ndim != 4:
+        raise ValueError(
+            f"{op}: expected fake_images of shape [N, C, H, W], got {list(fake_images.shape)}"
+        )
+    if ws.ndim not in (2, 3) or ws.shape[0] != fake_images.shape[0]:
+        raise ValueError(
+            f"{op}: expected ws of shape [N, w_dim] or [N, num_ws, w_dim] with N="
+            f"{fake_images.shape[0]}, got {list(ws.shape)}"
+        )
+    H, W = fake_images.shape[2:]
+    noise = torch.randn_like(fake_images) / math.sqrt(H * W)
+    grad = _input_gradient(fake_images * noise, ws, op)
+    copies = ws.shape[1] if ws.ndim == 3 else 1
+    lengths = (squared_norm(grad, impl=impl) / copies).sqrt()
+    pl_mean = torch.as_tensor(pl_mean, dtype=lengths.dtype, device=lengths.device)
+    new_mean = pl_mean.lerp(lengths.mean().detach(), decay)
+    return (lengths - new_mean).square(), new_mean

@@ -17,6 +17,8 @@ from fastgan.ops import (
     minibatch_stddev,
     minibatch_stddev_ref,
     setup_filter,
+    squared_norm,
+    squared_norm_ref,
     styled_bias_act,
     styled_bias_act_ref,
     upsample2d,
@@ -370,10 +372,72 @@ def minibatch_stddev_cases(
         )
 
 
+# R1 on StyleGAN-sized real images: the gradient of the logits with respect to a batch of 32
+# RGB images, 256x256 (128x128 on the CPU).
+R1_SHAPES = {"cpu": [(32, 3, 128, 128)], "cuda": [(32, 3, 256, 256)]}
+
+
+def r1_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """The fused part of the R1 / R2 / WGAN-GP penalties: the per-sample squared norm of the
+    input gradient, and its backward (the penalty's second-order path)."""
+
+    def fused(g):
+        return squared_norm(g, impl="native")
+
+    compiled = torch.compile(squared_norm_ref, dynamic=False)
+    element = torch.empty((), dtype=dtype).element_size()
+    for shape in shapes or R1_SHAPES[device.type]:
+        size = torch.Size(shape).numel() * element
+
+        def inputs(requires_grad: bool, shape=shape) -> tuple:
+            g = torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+            if not requires_grad:
+                return (g,)
+            return (
+                g,
+                torch.randn(
+                    shape[0], device=device, dtype=torch.promote_types(dtype, torch.float32)
+                ),
+            )
+
+        def grad_of(fn):
+            def run(i):
+                return torch.autograd.grad(fn(i[0]), i[0], i[1])
+
+            return run
+
+        impls = {"fused": fused, "eager": squared_norm_ref, "compiled": compiled}
+        yield Case(
+            "r1",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {name: (lambda i, fn=fn: fn(*i)) for name, fn in impls.items()},
+            bytes_moved=size,
+            params="squared norm",
+        )
+        yield Case(
+            "r1",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {name: grad_of(fn) for name, fn in impls.items()},
+            bytes_moved=3 * size,
+            params="squared norm",
+        )
+
+
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "bias_act": bias_act_cases,
     "upfirdn2d": upfirdn2d_cases,
     "styled_bias_act": styled_bias_act_cases,
     "styledconv": styledconv_cases,
     "minibatch_stddev": minibatch_stddev_cases,
+    "r1": r1_cases,
 }

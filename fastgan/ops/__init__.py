@@ -8,6 +8,7 @@ from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
 from fastgan.ops.minibatch_stddev import minibatch_stddev, minibatch_stddev_ref
 from fastgan.ops.modulated_conv2d import modulated_conv2d
+from fastgan.ops.squared_norm import squared_norm, squared_norm_ref
 from fastgan.ops.styled_bias_act import styled_bias_act, styled_bias_act_ref
 from fastgan.ops.upfirdn2d import (
     downsample2d,
@@ -27,6 +28,7 @@ OPS = (
     "styled_bias_act_backward",
     "minibatch_stddev",
     "minibatch_stddev_backward",
+    "squared_norm",
 )
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "minibatch_stddev_ref",
     "modulated_conv2d",
     "setup_filter",
+    "squared_norm",
+    "squared_norm_ref",
     "styled_bias_act",
     "styled_bias_act_ref",
     "upfirdn2d",

@@ -1,0 +1,47 @@
+// squared_norm: the per-sample squared L2 norm, out[n] = sum of x[n, ...]^2, the core of the
+// gradient penalties (R1, R2, WGAN-GP); float32 (float64 for float64 x), since a sum of squares
+// overflows float16 long before the gradients do. The input is split into `chunks` contiguous pieces per
+// sample; each device sums the pieces into partials [N, chunks] (in double, float for CUDA
+// 16/32-bit) that the entry point adds up, so the result does not depend on thread timing.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/core/DeviceType.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+
+namespace fastgan::squared_norm {
+
+// Elements per chunk: enough work per task, and enough tasks for small batches.
+constexpr int64_t kChunk = 1 << 16;
+
+template <void (*Partials)(const at::Tensor& x, const at::Tensor& partials, int64_t per_sample,
+                           int64_t chunks),
+          c10::DeviceType kDevice>
+at::Tensor entry(const at::Tensor& x) {
+  constexpr const char* op = "squared_norm";
+  TORCH_CHECK(x.dim() >= 1, op, ": expected x with a batch dimension, got a 0-d tensor");
+  const at::ScalarType dtype = x.scalar_type();
+  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
+                  dtype == at::kDouble,
+              op,
+              ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
+              dtype);
+  TORCH_CHECK(x.device().type() == kDevice, op, ": expected x on a ",
+              c10::DeviceTypeName(kDevice), " device, got ", x.device());
+  const int64_t N = x.size(0);
+  const int64_t per_sample = N > 0 ? x.numel() / N : 0;
+  // Every sample one contiguous block (NCHW and channels_last both qualify).
+  const bool blocks = x.is_non_overlapping_and_dense() && (N <= 1 || x.stride(0) == per_sample);
+  const at::Tensor xs = blocks ? x : x.contiguous();
+  const int64_t chunks = std::max<int64_t>(1, (per_sample + kChunk - 1) / kChunk);
+  const at::ScalarType acc = dtype == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor partials = at::empty({N, chunks}, x.options().dtype(acc));
+  if (N == 0 || per_sample == 0) return partials.sum(1).zero_();
+  Partials(xs, partials, per_sample, chunks);
+  return partials.sum(1);
+}
+
+}  // namespace fastgan::squared_norm
