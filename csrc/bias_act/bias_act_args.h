@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "../common/layout.h"
+#include "../common/checks.h"
 #include "bias_act.h"
 
 namespace fastgan::bias_act {
@@ -20,12 +21,7 @@ inline Params<double> check_args(const char* op, const at::Tensor& x,
                                  const std::optional<at::Tensor>& b, int64_t dim,
                                  std::string_view act, double alpha, double gain, double clamp,
                                  int64_t order, const at::Tensor* grad) {
-  const at::ScalarType dtype = x.scalar_type();
-  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
-                  dtype == at::kDouble,
-              op,
-              ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
-              x.scalar_type());
+  check_float_dtype(op, x);
   Act code;
   TORCH_CHECK(parse_act(act, &code), op,
               ": unknown act '", act, "'; expected one of linear, relu, lrelu, tanh, sigmoid, elu, "
@@ -74,8 +70,7 @@ inline Call prepare(const char* op, c10::DeviceType device, const at::Tensor& gr
   Call call;
   call.params = check_args(op, x, b, dim, act, alpha, gain, clamp, order,
                            grad.defined() ? &grad : nullptr);
-  TORCH_CHECK(x.device().type() == device, op, ": expected x on a ", c10::DeviceTypeName(device),
-              " device, got ", x.device());
+  check_device_type(op, x, device);
   call.x = dense(x);
   call.grad = grad.defined() ? with_strides_of(grad, call.x) : at::Tensor();
   call.b = b.has_value() ? b->contiguous() : at::Tensor();

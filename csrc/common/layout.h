@@ -29,6 +29,14 @@ inline at::Tensor with_strides_of(const at::Tensor& t, const at::Tensor& like) {
   return out;
 }
 
+// The memory format of an op's output: channels_last when x is (and is not also contiguous), else
+// contiguous. The fake kernels apply the same rule (fastgan.ops._dispatch.memory_format_of).
+inline at::MemoryFormat output_format(const at::Tensor& x) {
+  return x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()
+             ? at::MemoryFormat::ChannelsLast
+             : at::MemoryFormat::Contiguous;
+}
+
 // The channel layout of dense `t` along `dim`; without a per-channel operand the whole tensor is
 // one channel.
 inline ChannelLayout channel_layout(const at::Tensor& t, int64_t dim, bool per_channel) {

@@ -10,27 +10,17 @@
 #include <c10/core/DeviceType.h>
 #include <c10/util/Exception.h>
 
+#include "../common/checks.h"
+#include "../common/layout.h"
 #include "minibatch_stddev.h"
 
 namespace fastgan::minibatch_stddev {
 
-inline at::MemoryFormat format_of(const at::Tensor& x) {
-  return x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()
-             ? at::MemoryFormat::ChannelsLast
-             : at::MemoryFormat::Contiguous;
-}
-
 inline Geometry check_args(const char* op, c10::DeviceType device, const at::Tensor& x,
                            int64_t group_size, int64_t num_channels) {
   TORCH_CHECK(x.dim() == 4, op, ": expected x of shape [N, C, H, W], got shape ", x.sizes());
-  const at::ScalarType dtype = x.scalar_type();
-  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
-                  dtype == at::kDouble,
-              op,
-              ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
-              dtype);
-  TORCH_CHECK(x.device().type() == device, op, ": expected x on a ", c10::DeviceTypeName(device),
-              " device, got ", x.device());
+  check_float_dtype(op, x);
+  check_device_type(op, x, device);
   TORCH_CHECK(group_size >= 1, op, ": expected group_size >= 1, got ", group_size);
   TORCH_CHECK(num_channels >= 1, op, ": expected num_channels >= 1, got ", num_channels);
   const int64_t N = x.size(0), C = x.size(1);
@@ -52,11 +42,11 @@ struct Entry {
     const Geometry geo = check_args("minibatch_stddev", kDevice, x, group_size, num_channels);
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
     if (x.numel() == 0) {
-      return at::zeros({N, C + geo.F, H, W}, x.options().memory_format(format_of(x)));
+      return at::zeros({N, C + geo.F, H, W}, x.options().memory_format(output_format(x)));
     }
     at::Tensor out = at::empty({N, C + geo.F, H, W}, x.options());
     Forward(x.contiguous(), out, geo);
-    return out.contiguous(format_of(x));
+    return out.contiguous(output_format(x));
   }
 
   static at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, int64_t group_size,
@@ -72,8 +62,8 @@ struct Entry {
                 x.scalar_type(), " (the dtype of x), got ", grad.scalar_type());
     TORCH_CHECK(grad.device() == x.device(), op, ": expected grad on ", x.device(),
                 " (the device of x), got ", grad.device());
-    if (x.numel() == 0) return grad.narrow(1, 0, C).contiguous(format_of(x));
-    return Backward(grad.contiguous(), x.contiguous(), geo).contiguous(format_of(x));
+    if (x.numel() == 0) return grad.narrow(1, 0, C).contiguous(output_format(x));
+    return Backward(grad.contiguous(), x.contiguous(), geo).contiguous(output_format(x));
   }
 };
 

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include "../common/checks.h"
 namespace fastgan::squared_norm {
 
 // Elements per chunk: enough work per task, and enough tasks for small batches.
@@ -24,13 +25,8 @@ at::Tensor entry(const at::Tensor& x) {
   constexpr const char* op = "squared_norm";
   TORCH_CHECK(x.dim() >= 1, op, ": expected x with a batch dimension, got a 0-d tensor");
   const at::ScalarType dtype = x.scalar_type();
-  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
-                  dtype == at::kDouble,
-              op,
-              ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
-              dtype);
-  TORCH_CHECK(x.device().type() == kDevice, op, ": expected x on a ",
-              c10::DeviceTypeName(kDevice), " device, got ", x.device());
+  check_float_dtype(op, x);
+  check_device_type(op, x, kDevice);
   const int64_t N = x.size(0);
   const int64_t per_sample = N > 0 ? x.numel() / N : 0;
   // Every sample one contiguous block (NCHW and channels_last both qualify).

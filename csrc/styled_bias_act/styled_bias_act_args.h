@@ -14,6 +14,7 @@
 #include <optional>
 #include <string_view>
 
+#include "../common/checks.h"
 #include "../bias_act/bias_act_args.h"
 
 namespace fastgan::styled_bias_act {
@@ -49,11 +50,10 @@ inline Call prepare(const char* op, c10::DeviceType device, const at::Tensor& gr
   Call call;
   call.params = bias_act::check_args(op, x, b, 1, act, alpha, gain, clamp, order,
                                      grad.defined() ? &grad : nullptr);
-  TORCH_CHECK(x.device().type() == device, op, ": expected x on a ",
-              c10::DeviceTypeName(device), " device, got ", x.device());
+  check_device_type(op, x, device);
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   call.N = N, call.C = C, call.HW = H * W;
-  call.channels_last = !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  call.channels_last = output_format(x) == at::MemoryFormat::ChannelsLast;
   call.x = call.channels_last || x.is_contiguous() ? x : x.contiguous();
   if (scale.has_value()) {
     TORCH_CHECK(scale->dim() == 2 && scale->size(0) == N && scale->size(1) == C, op,

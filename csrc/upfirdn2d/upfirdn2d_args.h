@@ -8,6 +8,8 @@
 #include <c10/core/DeviceType.h>
 #include <c10/util/Exception.h>
 
+#include "../common/checks.h"
+#include "../common/layout.h"
 #include "upfirdn2d.h"
 
 namespace fastgan::upfirdn2d {
@@ -21,27 +23,13 @@ struct Call {
   double gain;
 };
 
-// The output's memory format: channels_last when x is, else contiguous (the fake kernel in
-// fastgan/ops/upfirdn2d.py applies the same rule).
-inline at::MemoryFormat output_format(const at::Tensor& x) {
-  return x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous()
-             ? at::MemoryFormat::ChannelsLast
-             : at::MemoryFormat::Contiguous;
-}
-
 inline Call prepare(c10::DeviceType device, const at::Tensor& x, const at::Tensor& f,
                     c10::IntArrayRef up, c10::IntArrayRef down, c10::IntArrayRef padding,
                     bool flip_filter, double gain) {
   constexpr const char* op = "upfirdn2d";
   TORCH_CHECK(x.dim() == 4, op, ": expected x of shape [N, C, H, W], got shape ", x.sizes());
-  const at::ScalarType dtype = x.scalar_type();
-  TORCH_CHECK(dtype == at::kHalf || dtype == at::kBFloat16 || dtype == at::kFloat ||
-                  dtype == at::kDouble,
-              op,
-              ": expected x of a floating-point dtype (float16, bfloat16, float32, float64), got ",
-              dtype);
-  TORCH_CHECK(x.device().type() == device, op, ": expected x on a ",
-              c10::DeviceTypeName(device), " device, got ", x.device());
+  check_float_dtype(op, x);
+  check_device_type(op, x, device);
   TORCH_CHECK((f.dim() == 1 || f.dim() == 2) && f.numel() > 0, op,
               ": expected f to be a non-empty 1-D [fw] or 2-D [fh, fw] filter, got shape ",
               f.sizes());
