@@ -9,6 +9,24 @@ import torch
 from fastgan import _native
 
 IMPLS = ("auto", "native", "ref")
+# The dtypes every op takes (16-bit types are computed in float32).
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_float_dtype(x: torch.Tensor, op: str) -> None:
+    """TypeError unless x is float16, bfloat16, float32 or float64."""
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{op}: expected x of a floating-point dtype (float16, bfloat16, float32, float64), "
+            f"got {x.dtype}"
+        )
+
+
+def memory_format_of(x: torch.Tensor) -> torch.memory_format:
+    """The memory format of an op's output for input x: channels_last when x is (and is not
+    also contiguous), else contiguous; the kernels apply the same rule (csrc/common/layout.h)."""
+    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 class Dispatch:

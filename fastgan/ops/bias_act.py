@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch, sum_except
+from fastgan.ops._dispatch import Dispatch, check_float_dtype, sum_except
 
 __all__ = ["ACTIVATIONS", "bias_act", "bias_act_ref"]
 
@@ -46,7 +46,6 @@ ACTIVATIONS: dict[str, Activation] = {
 MAX_ORDER = 3
 
 _DISPATCH = Dispatch("bias_act")
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _is_number(v: object) -> bool:
@@ -65,11 +64,7 @@ def _check_args(
     """Validates the arguments; returns (dim >= 0, alpha, gain, clamp) with defaults applied."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"bias_act: expected x to be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype not in _DTYPES:
-        raise TypeError(
-            "bias_act: expected x of a floating-point dtype (float16, bfloat16, float32, float64), "
-            f"got {x.dtype}"
-        )
+    check_float_dtype(x, "bias_act")
     if act not in ACTIVATIONS:
         raise ValueError(f"bias_act: unknown act {act!r}; expected one of {list(ACTIVATIONS)}")
     for name, value in (("alpha", alpha), ("gain", gain), ("clamp", clamp)):

@@ -12,12 +12,11 @@ from __future__ import annotations
 import torch
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch
+from fastgan.ops._dispatch import Dispatch, check_float_dtype, memory_format_of
 
 __all__ = ["minibatch_stddev", "minibatch_stddev_ref"]
 
 _DISPATCH = Dispatch("minibatch_stddev")
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _OP = "minibatch_stddev"
 EPSILON = 1e-8
 
@@ -27,11 +26,7 @@ def _check_args(x, group_size, num_channels):
         raise TypeError(f"{_OP}: expected x to be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"{_OP}: expected x of shape [N, C, H, W], got shape {list(x.shape)}")
-    if x.dtype not in _DTYPES:
-        raise TypeError(
-            f"{_OP}: expected x of a floating-point dtype (float16, bfloat16, float32, float64), "
-            f"got {x.dtype}"
-        )
+    check_float_dtype(x, _OP)
     for name, value in (("group_size", group_size), ("num_channels", num_channels)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{_OP}: expected {name} to be an int >= 1, got {value!r}")
@@ -138,21 +133,16 @@ def _backward_backward(ctx, v):
     return d_grad, d_x, None, None
 
 
-def _output_format(x: torch.Tensor) -> torch.memory_format:
-    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-    return torch.channels_last if channels_last else torch.contiguous_format
-
-
 if _native.loaded():
 
     @torch.library.register_fake("fastgan::minibatch_stddev")
     def _minibatch_stddev_fake(x, group_size, num_channels):
         N, C, H, W = x.shape
-        return x.new_empty(N, C + num_channels, H, W).contiguous(memory_format=_output_format(x))
+        return x.new_empty(N, C + num_channels, H, W).contiguous(memory_format=memory_format_of(x))
 
     @torch.library.register_fake("fastgan::minibatch_stddev_backward")
     def _minibatch_stddev_backward_fake(grad, x, group_size, num_channels):
-        return torch.empty_like(x, memory_format=_output_format(x))
+        return torch.empty_like(x, memory_format=memory_format_of(x))
 
     torch.library.register_autograd(
         "fastgan::minibatch_stddev", _backward, setup_context=_setup_context

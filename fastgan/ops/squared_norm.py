@@ -11,12 +11,11 @@ from __future__ import annotations
 import torch
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch
+from fastgan.ops._dispatch import Dispatch, check_float_dtype
 
 __all__ = ["squared_norm", "squared_norm_ref"]
 
 _DISPATCH = Dispatch("squared_norm")
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def _check_args(x: torch.Tensor) -> None:
@@ -24,11 +23,7 @@ def _check_args(x: torch.Tensor) -> None:
         raise TypeError(f"squared_norm: expected x to be a torch.Tensor, got {type(x).__name__}")
     if x.ndim < 1:
         raise ValueError("squared_norm: expected x with a batch dimension, got a 0-d tensor")
-    if x.dtype not in _DTYPES:
-        raise TypeError(
-            "squared_norm: expected x of a floating-point dtype (float16, bfloat16, float32, "
-            f"float64), got {x.dtype}"
-        )
+    check_float_dtype(x, "squared_norm")
 
 
 def _result_dtype(x: torch.Tensor) -> torch.dtype:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch
+from fastgan.ops._dispatch import Dispatch, memory_format_of
 from fastgan.ops.bias_act import MAX_ORDER, _reference
 from fastgan.ops.bias_act import _check_args as _check_bias_act_args
 
@@ -201,9 +201,7 @@ def _backward_backward(ctx, grad_out):
 
 
 def _output_like(x: torch.Tensor) -> torch.Tensor:
-    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=fmt)
+    return torch.empty_like(x, memory_format=memory_format_of(x))
 
 
 if _native.loaded():

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch
+from fastgan.ops._dispatch import Dispatch, check_float_dtype, memory_format_of
 
 __all__ = [
     "downsample2d",
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 _DISPATCH = Dispatch("upfirdn2d")
-_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 IntOrPair = int | Sequence[int]
 
 
@@ -108,11 +107,7 @@ def _check_x(x: torch.Tensor, op: str) -> None:
         raise TypeError(f"{op}: expected x to be a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"{op}: expected x of shape [N, C, H, W], got shape {list(x.shape)}")
-    if x.dtype not in _DTYPES:
-        raise TypeError(
-            f"{op}: expected x of a floating-point dtype (float16, bfloat16, float32, float64), "
-            f"got {x.dtype}"
-        )
+    check_float_dtype(x, op)
 
 
 def _output_size(x, f, up, down, padding, op):
@@ -276,10 +271,9 @@ if _native.loaded():
     @torch.library.register_fake("fastgan::upfirdn2d")
     def _upfirdn2d_fake(x, f, up, down, padding, flip_filter, gain):
         oh, ow = _output_size(x, f, up, down, padding, "upfirdn2d")
-        out = x.new_empty(x.shape[0], x.shape[1], oh, ow)
-        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-            out = out.contiguous(memory_format=torch.channels_last)
-        return out
+        return x.new_empty(x.shape[0], x.shape[1], oh, ow).contiguous(
+            memory_format=memory_format_of(x)
+        )
 
     torch.library.register_autograd("fastgan::upfirdn2d", _backward, setup_context=_setup_context)
 
