@@ -39,11 +39,12 @@ RESAMPLE_SHAPES = {
 
 
 def _grad_of(fn: Callable) -> Callable[[tuple], object]:
-    """Forward and backward of fn(x, b) with a fixed upstream gradient."""
+    """Forward and backward of fn on inputs (*tensors, upstream gradient): the gradients with
+    respect to every tensor."""
 
     def run(inputs: tuple) -> object:
-        x, b, grad = inputs
-        return torch.autograd.grad(fn(x, b), (x, b), grad)
+        tensors, grad = inputs[:-1], inputs[-1]
+        return torch.autograd.grad(fn(*tensors), tensors, grad)
 
     return run
 
@@ -129,12 +130,6 @@ def upfirdn2d_cases(
                 out_shape = (*shape[:2], int(shape[2] * scale**0.5), int(shape[3] * scale**0.5))
                 return (x, torch.randn(out_shape, device=device, dtype=dtype))
 
-            def grad_of(fn):
-                def run(i):
-                    return torch.autograd.grad(fn(i[0]), i[0], i[1])
-
-                return run
-
             params = f"{name},4-tap"
             yield Case(
                 "upfirdn2d",
@@ -159,7 +154,11 @@ def upfirdn2d_cases(
                 dtype,
                 device,
                 lambda inputs=inputs: inputs(True),
-                {"fused": grad_of(fused), "eager": grad_of(eager), "compiled": grad_of(compiled)},
+                {
+                    "fused": _grad_of(fused),
+                    "eager": _grad_of(eager),
+                    "compiled": _grad_of(compiled),
+                },
                 bytes_moved=2 * (size_in + size_out),
                 params=params,
             )
@@ -199,12 +198,6 @@ def styled_bias_act_cases(
             )
             return (*tensors, torch.randn_like(x)) if requires_grad else tensors
 
-        def grad_of(fn):
-            def run(i):
-                return torch.autograd.grad(fn(*i[:4]), i[:4], i[4])
-
-            return run
-
         params = "scale,noise,bias,lrelu,clamp"
         yield Case(
             "styled_bias_act",
@@ -230,7 +223,7 @@ def styled_bias_act_cases(
             dtype,
             device,
             lambda inputs=inputs: inputs(True),
-            {"fused": grad_of(fused), "eager": grad_of(eager), "compiled": grad_of(compiled)},
+            {"fused": _grad_of(fused), "eager": _grad_of(eager), "compiled": _grad_of(compiled)},
             bytes_moved=9 * size + 3 * noise_size,
             params=params,
         )
@@ -338,12 +331,6 @@ def minibatch_stddev_cases(
                 return (x,)
             return (x, torch.randn(N, C + 1, H, W, device=device, dtype=dtype))
 
-        def grad_of(fn):
-            def run(i):
-                return torch.autograd.grad(fn(i[0]), i[0], i[1])
-
-            return run
-
         yield Case(
             "minibatch_stddev",
             "fwd",
@@ -366,7 +353,7 @@ def minibatch_stddev_cases(
             dtype,
             device,
             lambda inputs=inputs: inputs(True),
-            {"fused": grad_of(fused), "eager": grad_of(eager), "compiled": grad_of(compiled)},
+            {"fused": _grad_of(fused), "eager": _grad_of(eager), "compiled": _grad_of(compiled)},
             bytes_moved=2 * (size_in + size_out),
             params="group 4,1 channel",
         )
@@ -402,12 +389,6 @@ def r1_cases(
                 ),
             )
 
-        def grad_of(fn):
-            def run(i):
-                return torch.autograd.grad(fn(i[0]), i[0], i[1])
-
-            return run
-
         impls = {"fused": fused, "eager": squared_norm_ref, "compiled": compiled}
         yield Case(
             "r1",
@@ -427,7 +408,7 @@ def r1_cases(
             dtype,
             device,
             lambda inputs=inputs: inputs(True),
-            {name: grad_of(fn) for name, fn in impls.items()},
+            {name: _grad_of(fn) for name, fn in impls.items()},
             bytes_moved=3 * size,
             params="squared norm",
         )
