@@ -1,5 +1,7 @@
 import os
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -50,3 +52,29 @@ TOLERANCE = {
     torch.float16: 5e-3,
     torch.bfloat16: 1e-2,
 }
+
+
+def run_with_baseline_cpu_kernels(test_file: str, selection: str) -> None:
+    """Runs the tests of test_file matching `-k selection` in a fresh process whose CPU kernels
+    are the baseline x86-64 build (FASTGAN_CPU_ISA=default, what CPUs without AVX2 run); fails
+    with their output unless they all pass."""
+    env = dict(os.environ, FASTGAN_CPU_ISA="default")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            test_file,
+            "-k",
+            selection,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout

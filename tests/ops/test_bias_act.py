@@ -1,9 +1,6 @@
 """bias_act: native kernels against the pure-PyTorch reference, gradients, opcheck, compile."""
 
 import itertools
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -12,7 +9,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from fastgan.ops import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops._dispatch import Dispatch
-from tests.conftest import DEVICES, TOLERANCE, cuda_param, rel_error
+from tests.conftest import DEVICES, TOLERANCE, cuda_param, rel_error, run_with_baseline_cpu_kernels
 
 ACTS = list(ACTIVATIONS)
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -453,17 +450,10 @@ def test_cuda_more_than_2pow31_elements(device):
 
 def test_baseline_cpu_kernel_matches_reference():
     """The kernel built for baseline x86-64 (chosen on CPUs without AVX2) passes the same tests."""
-    env = dict(os.environ, FASTGAN_CPU_ISA="default")
-    selection = "(forward or gradients or second_order or non_contiguous) and cpu and not baseline"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", selection],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run_with_baseline_cpu_kernels(
+        __file__,
+        "(forward or gradients or second_order or non_contiguous) and cpu and not baseline",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
 
 
 @pytest.mark.parametrize("device", DEVICES)

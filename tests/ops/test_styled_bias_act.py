@@ -4,16 +4,13 @@ empty tensors and bad input."""
 
 import itertools
 import math
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from fastgan.ops import ACTIVATIONS, styled_bias_act, styled_bias_act_ref
-from tests.conftest import DEVICES, TOLERANCE, cuda_param, rel_error
+from tests.conftest import DEVICES, TOLERANCE, cuda_param, rel_error, run_with_baseline_cpu_kernels
 
 ACTS = list(ACTIVATIONS)
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
@@ -542,17 +539,10 @@ def test_bad_input_reaches_cpp_checks():
 
 def test_baseline_cpu_kernel_matches_reference():
     """The kernel built for baseline x86-64 (chosen on CPUs without AVX2) passes the same tests."""
-    env = dict(os.environ, FASTGAN_CPU_ISA="default")
-    selection = "(forward or large_tensor or non_dense or gradients_match) and cpu and not baseline"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", selection],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run_with_baseline_cpu_kernels(
+        __file__,
+        "(forward or large_tensor or non_dense or gradients_match) and cpu and not baseline",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " passed" in result.stdout and " failed" not in result.stdout
 
 
 # --- CUDA only ---------------------------------------------------------------------------------
