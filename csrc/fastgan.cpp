@@ -45,4 +45,14 @@ TORCH_LIBRARY(fastgan, m) {
   m.set_python_module("fastgan.ops.squared_norm");
   // Per-sample squared L2 norm: out[n] = sum over x[n, ...] of x^2 (the gradient penalties).
   m.def("squared_norm(Tensor x) -> Tensor");
+
+  m.set_python_module("fastgan.ops.minibatch_discrimination");
+  // The pairwise part of minibatch discrimination, M [N, B, D] -> o [N, B]:
+  // o[i, b] = sum_j exp(-sum_c |M[i, b, c] - M[j, b, c]|), j over the batch (itself included).
+  m.def("minibatch_similarity(Tensor M) -> Tensor");
+  // dL/dM from grad = dL/do (csrc/minibatch_discrimination/minibatch_discrimination.h).
+  m.def("minibatch_similarity_backward(Tensor grad, Tensor M) -> Tensor");
+  // The gradients of <v, minibatch_similarity_backward(grad, M)> with respect to grad and M.
+  m.def("minibatch_similarity_double_backward(Tensor v, Tensor grad, Tensor M)"
+        " -> (Tensor, Tensor)");
 }

@@ -14,6 +14,8 @@ from fastgan.ops import (
     bias_act_ref,
     downsample2d,
     filter2d,
+    minibatch_discrimination,
+    minibatch_discrimination_ref,
     minibatch_stddev,
     minibatch_stddev_ref,
     setup_filter,
@@ -359,6 +361,65 @@ def minibatch_stddev_cases(
         )
 
 
+# (N, A, B, D): Salimans et al.'s layer size (B = 64 kernels of D = 16) on 512 features, at
+# batch 64; and at batch 512 on the CPU (and 1024 on the GPU), where the reference's
+# [N, N, B, D] difference tensor alone takes 1 GiB (4 GiB) in float32.
+MBDISC_SHAPES = {
+    "cpu": [(64, 512, 64, 16), (512, 512, 64, 16)],
+    "cuda": [(256, 512, 64, 16), (1024, 512, 64, 16)],
+}
+
+
+def minibatch_discrimination_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """cat([x, o]) with o[i, b] = sum_j exp(-|M_ib - M_jb|_1), M = x @ T; with the peak memory
+    of each implementation."""
+
+    def fused(x, T):
+        return minibatch_discrimination(x, T, impl="native")
+
+    compiled = torch.compile(minibatch_discrimination_ref, dynamic=False)
+    impls = {"fused": fused, "eager": minibatch_discrimination_ref, "compiled": compiled}
+    for shape in shapes or MBDISC_SHAPES[device.type]:
+        if len(shape) != 4:
+            raise ValueError(
+                f"minibatch_discrimination: expected a shape N x A x B x D, got {shape}"
+            )
+
+        def inputs(requires_grad: bool, shape=shape) -> tuple:
+            N, A, B, D = shape
+            make = dict(device=device, dtype=dtype)
+            x = torch.randn(N, A, **make).requires_grad_(requires_grad)
+            # Unit-variance projections, scaled so that exp(-distance) does not underflow.
+            T = (torch.randn(A, B, D, **make) / (A**0.5 * D)).requires_grad_(requires_grad)
+            return (x, T, torch.randn(N, A + B, **make)) if requires_grad else (x, T)
+
+        params = "x@T,L1 kernel"
+        yield Case(
+            "minibatch_discrimination",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {name: (lambda i, fn=fn: fn(*i)) for name, fn in impls.items()},
+            params=params,
+            measure_memory=True,
+        )
+        yield Case(
+            "minibatch_discrimination",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {name: _grad_of(fn) for name, fn in impls.items()},
+            params=params,
+            measure_memory=True,
+        )
+
+
 # R1 on StyleGAN-sized real images: the gradient of the logits with respect to a batch of 32
 # RGB images, 256x256 (128x128 on the CPU).
 R1_SHAPES = {"cpu": [(32, 3, 128, 128)], "cuda": [(32, 3, 256, 256)]}
@@ -420,5 +481,6 @@ CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "styled_bias_act": styled_bias_act_cases,
     "styledconv": styledconv_cases,
     "minibatch_stddev": minibatch_stddev_cases,
+    "minibatch_discrimination": minibatch_discrimination_cases,
     "r1": r1_cases,
 }

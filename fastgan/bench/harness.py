@@ -39,6 +39,7 @@ class Case:
     impls: dict[str, Callable[[tuple], object]]
     bytes_moved: int | None = None
     params: str = ""
+    measure_memory: bool = False
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Row:
     fused_gbps: float | None = None
     fused_pct_of_copy: float | None = None
     rel_error_vs_eager: float | None = None
+    peak_memory_mib: dict[str, float] | None = None
 
 
 def synchronize(device: torch.device) -> None:
@@ -142,6 +144,36 @@ def relative_error(out: object, ref: object) -> float:
     return max(errors)
 
 
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def peak_memory_mib(
+    fn: Callable[[tuple], object], inputs: tuple, device: torch.device
+) -> float | None:
+    """The memory one call of `fn` takes at its peak beyond what was in use before, in MiB:
+    from the caching allocator's statistics on the GPU; on the CPU (Linux) from the process's
+    peak resident set size, reset first through /proc/self/clear_refs. None where neither is
+    available."""
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        fn(inputs)
+        synchronize(device)
+        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets the peak resident set size (VmHWM) to the current one
+        before = _status_mib("VmRSS")
+        fn(inputs)
+        return max(0.0, _status_mib("VmHWM") - before)
+    except (OSError, StopIteration):
+        return None
+
+
 def run_case(
     case: Case,
     warmup: int = 5,
@@ -168,6 +200,13 @@ def run_case(
             row.timings[name] = time_calls(
                 case.impls[name], input_sets, case.device, warmup, runs, max_seconds
             )
+    if case.measure_memory:
+        peaks = {
+            name: peak_memory_mib(case.impls[name], input_sets[0], case.device)
+            for name in IMPLS
+            if name in case.impls
+        }
+        row.peak_memory_mib = {k: v for k, v in peaks.items() if v is not None} or None
     fused = row.timings["fused"].median_ms
     if "eager" in row.timings:
         row.speedup_vs_eager = row.timings["eager"].median_ms / fused
@@ -226,6 +265,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
         "x compiled",
         "GB/s",
         "% copy",
+        "peak MiB f/e/c",
     ]
 
     def ms(row: Row, impl: str) -> str:
@@ -234,6 +274,11 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
 
     def num(v: float | None, fmt: str) -> str:
         return format(v, fmt) if v is not None else "-"
+
+    def peaks(row: Row) -> str:
+        if not row.peak_memory_mib:
+            return "-"
+        return "/".join(num(row.peak_memory_mib.get(impl), ".0f") for impl in IMPLS)
 
     lines = [
         [
@@ -249,6 +294,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
             num(row.speedup_vs_compiled, ".2f"),
             num(row.fused_gbps, ".1f"),
             num(row.fused_pct_of_copy, ".1f"),
+            peaks(row),
         ]
         for row in rows
     ]

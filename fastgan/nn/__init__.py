@@ -1,6 +1,6 @@
 """Drop-in ``nn.Module`` layers built on :mod:`fastgan.ops`."""
 
-from fastgan.nn.discriminator import MinibatchStdDev
+from fastgan.nn.discriminator import MinibatchDiscrimination, MinibatchStdDev
 from fastgan.nn.resample import Blur, Downsample2d, Upsample2d
 from fastgan.nn.stylegan import (
     EqualLinear,
@@ -16,6 +16,7 @@ __all__ = [
     "Downsample2d",
     "EqualLinear",
     "MappingNetwork",
+    "MinibatchDiscrimination",
     "MinibatchStdDev",
     "ModulatedConv2d",
     "StyledConv",

@@ -1,13 +1,28 @@
-"""Discriminator layers: `MinibatchStdDev`."""
+"""Discriminator layers: `MinibatchStdDev`, `MinibatchDiscrimination`."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
+from fastgan.ops._dispatch import IMPLS
+from fastgan.ops.minibatch_discrimination import minibatch_discrimination
 from fastgan.ops.minibatch_stddev import minibatch_stddev
 
-__all__ = ["MinibatchStdDev"]
+__all__ = ["MinibatchDiscrimination", "MinibatchStdDev"]
+
+
+def _check_positive_ints(layer: str, **values: object) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{layer}: expected {name} to be an int >= 1, got {value!r}")
+
+
+def _check_impl(layer: str, impl: str) -> None:
+    if impl not in IMPLS:
+        raise ValueError(f"{layer}: expected impl in {IMPLS}, got {impl!r}")
 
 
 class MinibatchStdDev(nn.Module):
@@ -16,15 +31,8 @@ class MinibatchStdDev(nn.Module):
 
     def __init__(self, group_size: int = 4, num_channels: int = 1, impl: str = "auto") -> None:
         super().__init__()
-        for name, value in (("group_size", group_size), ("num_channels", num_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"MinibatchStdDev: expected {name} to be an int >= 1, got {value!r}"
-                )
-        if impl not in ("auto", "native", "ref"):
-            raise ValueError(
-                f"MinibatchStdDev: expected impl in ('auto', 'native', 'ref'), got {impl!r}"
-            )
+        _check_positive_ints("MinibatchStdDev", group_size=group_size, num_channels=num_channels)
+        _check_impl("MinibatchStdDev", impl)
         self.group_size, self.num_channels, self.impl = group_size, num_channels, impl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -32,3 +40,42 @@ class MinibatchStdDev(nn.Module):
 
     def extra_repr(self) -> str:
         return f"group_size={self.group_size}, num_channels={self.num_channels}"
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016,
+    :func:`fastgan.ops.minibatch_discrimination`): ``[N, in_features]`` to
+    ``[N, in_features + num_kernels]``, the input followed by each sample's L1-kernel similarity
+    to the batch under ``num_kernels`` learned projections of ``kernel_dim`` dimensions.
+
+    The tensor ``T`` [in_features, num_kernels, kernel_dim] starts as N(0, 1 / in_features), so
+    that the projections of unit-variance features have unit variance.
+    """
+
+    def __init__(
+        self, in_features: int, num_kernels: int, kernel_dim: int, impl: str = "auto"
+    ) -> None:
+        super().__init__()
+        _check_positive_ints(
+            "MinibatchDiscrimination",
+            in_features=in_features,
+            num_kernels=num_kernels,
+            kernel_dim=kernel_dim,
+        )
+        _check_impl("MinibatchDiscrimination", impl)
+        self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
+        self.impl = impl
+        self.T = nn.Parameter(torch.empty(in_features, num_kernels, kernel_dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.T, std=1 / math.sqrt(self.in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return minibatch_discrimination(x, self.T, impl=self.impl)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, num_kernels={self.num_kernels}, "
+            f"kernel_dim={self.kernel_dim}"
+        )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from fastgan.nn.discriminator import MinibatchStdDev
+from fastgan.nn.discriminator import MinibatchDiscrimination, MinibatchStdDev
 from fastgan.nn.resample import Float32Buffers
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act
 from fastgan.ops.modulated_conv2d import modulated_conv
@@ -375,10 +375,20 @@ class ToRGB(nn.Module):
         return f"conv_clamp={self.conv_clamp}"
 
 
+_IMPL_LAYERS = (
+    EqualLinear,
+    ModulatedConv2d,
+    StyledConv,
+    ToRGB,
+    MinibatchStdDev,
+    MinibatchDiscrimination,
+)
+
+
 def set_impl(module: nn.Module, impl: str) -> nn.Module:
     """Sets ``impl`` ('auto', 'native' or 'ref') on every fastgan layer inside ``module``."""
     _check_impl(impl, "set_impl")
     for m in module.modules():
-        if isinstance(m, (EqualLinear, ModulatedConv2d, StyledConv, ToRGB, MinibatchStdDev)):
+        if isinstance(m, _IMPL_LAYERS):
             m.impl = impl
     return module

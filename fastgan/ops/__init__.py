@@ -6,6 +6,11 @@ kernels and autograd formulas of every op.
 
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
+from fastgan.ops.minibatch_discrimination import (
+    minibatch_discrimination,
+    minibatch_discrimination_ref,
+    minibatch_similarity,
+)
 from fastgan.ops.minibatch_stddev import minibatch_stddev, minibatch_stddev_ref
 from fastgan.ops.modulated_conv2d import modulated_conv2d
 from fastgan.ops.squared_norm import squared_norm, squared_norm_ref
@@ -29,6 +34,9 @@ OPS = (
     "minibatch_stddev",
     "minibatch_stddev_backward",
     "squared_norm",
+    "minibatch_similarity",
+    "minibatch_similarity_backward",
+    "minibatch_similarity_double_backward",
 )
 
 __all__ = [
@@ -40,6 +48,9 @@ __all__ = [
     "conv2d_resample_ref",
     "downsample2d",
     "filter2d",
+    "minibatch_discrimination",
+    "minibatch_discrimination_ref",
+    "minibatch_similarity",
     "minibatch_stddev",
     "minibatch_stddev_ref",
     "modulated_conv2d",

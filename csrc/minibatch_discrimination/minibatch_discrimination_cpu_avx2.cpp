@@ -1,0 +1,6 @@
+// The minibatch_discrimination CPU kernel for AVX2 + FMA, chosen at run time by
+// minibatch_discrimination_cpu.cpp (see common/avx2_target.h).
+#include "../common/avx2_target.h"
+#if defined(FASTGAN_AVX2_TARGET)
+#include "minibatch_discrimination_cpu_kernel.h"
+#endif
