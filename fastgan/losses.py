@@ -147,19 +147,33 @@ def _input_gradient(outputs: torch.Tensor, inputs: torch.Tensor, op: str) -> tor
     return grad
 
 
+def _every_parameter(outputs: torch.Tensor) -> torch.Tensor:
+    """Per-sample zeros that depend on every element of outputs: added to a penalty, they put
+    every parameter that produced the outputs into the penalty's graph (with a zero gradient).
+    Without them, parameters that do not change the input gradient (the last layer's bias, a
+    constant input) get no gradient, and DDP with find_unused_parameters=False fails on the next
+    iteration."""
+    return outputs.reshape(outputs.shape[0], -1).sum(dim=1) * 0
+
+
 def r1_penalty(
     real_logits: torch.Tensor, real_images: torch.Tensor, impl: str = "auto"
 ) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): per-sample ``||d D(x) / d x||²`` at the real images, which
-    must require grad before D sees them. Returns ``[N]`` (usually weighted by gamma / 2)."""
-    return squared_norm(_input_gradient(real_logits, real_images, "r1_penalty"), impl=impl)
+    must require grad before D sees them. Returns ``[N]`` (usually weighted by gamma / 2).
+    Every parameter of D is in the result's graph, as DDP needs."""
+    grad = _input_gradient(real_logits, real_images, "r1_penalty")
+    norm = squared_norm(grad, impl=impl)
+    return norm + _every_parameter(real_logits).to(norm.dtype)
 
 
 def r2_penalty(
     fake_logits: torch.Tensor, fake_images: torch.Tensor, impl: str = "auto"
 ) -> torch.Tensor:
     """R2: the R1 penalty at the generated images: per-sample ``||d D(x) / d x||²``."""
-    return squared_norm(_input_gradient(fake_logits, fake_images, "r2_penalty"), impl=impl)
+    grad = _input_gradient(fake_logits, fake_images, "r2_penalty")
+    norm = squared_norm(grad, impl=impl)
+    return norm + _every_parameter(fake_logits).to(norm.dtype)
 
 
 def wgan_gp_penalty(
@@ -182,10 +196,11 @@ def wgan_gp_penalty(
     real, fake = real.detach(), fake.detach()
     eps = torch.rand([real.shape[0]] + [1] * (real.ndim - 1), device=real.device, dtype=real.dtype)
     mixed = (real + eps * (fake - real)).requires_grad_(True)
-    grad = _input_gradient(discriminator(mixed), mixed, op)
+    logits = discriminator(mixed)
+    grad = _input_gradient(logits, mixed, op)
     # The tiny constant keeps the square root differentiable where a gradient vanishes.
     norm = (squared_norm(grad, impl=impl) + 1e-12).sqrt()
-    return (norm - center).square()
+    return (norm - center).square() + _every_parameter(logits).to(norm.dtype)
 
 
 def path_length_penalty(
@@ -219,4 +234,5 @@ def path_length_penalty(
     lengths = (squared_norm(grad, impl=impl) / copies).sqrt()
     pl_mean = torch.as_tensor(pl_mean, dtype=lengths.dtype, device=lengths.device)
     new_mean = pl_mean.lerp(lengths.mean().detach(), decay)
-    return (lengths - new_mean).square(), new_mean
+    penalty = (lengths - new_mean).square() + _every_parameter(fake_images).to(lengths.dtype)
+    return penalty, new_mean
