@@ -1,5 +1,6 @@
 """Drop-in ``nn.Module`` layers built on :mod:`fastgan.ops`."""
 
+from fastgan.nn.conv import BiasAct, EqualConv2d
 from fastgan.nn.discriminator import MinibatchDiscrimination, MinibatchStdDev
 from fastgan.nn.resample import Blur, Downsample2d, Upsample2d
 from fastgan.nn.stylegan import (
@@ -12,8 +13,10 @@ from fastgan.nn.stylegan import (
 )
 
 __all__ = [
+    "BiasAct",
     "Blur",
     "Downsample2d",
+    "EqualConv2d",
     "EqualLinear",
     "MappingNetwork",
     "MinibatchDiscrimination",

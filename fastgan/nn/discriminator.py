@@ -48,8 +48,11 @@ class MinibatchDiscrimination(nn.Module):
     ``[N, in_features + num_kernels]``, the input followed by each sample's L1-kernel similarity
     to the batch under ``num_kernels`` learned projections of ``kernel_dim`` dimensions.
 
-    The tensor ``T`` [in_features, num_kernels, kernel_dim] starts as N(0, 1 / in_features), so
-    that the projections of unit-variance features have unit variance.
+    The tensor ``T`` [in_features, num_kernels, kernel_dim] starts as
+    N(0, 1 / (in_features * kernel_dim²)): for unit-variance features each projected coordinate
+    has standard deviation 1 / kernel_dim, so that the L1 distance between two samples is about 1
+    and their similarity exp(-distance) is neither 0 nor 1 from the start. Under autocast, T is
+    used in the input's dtype.
     """
 
     def __init__(
@@ -69,10 +72,10 @@ class MinibatchDiscrimination(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.T, std=1 / math.sqrt(self.in_features))
+        nn.init.normal_(self.T, std=1 / (math.sqrt(self.in_features) * self.kernel_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return minibatch_discrimination(x, self.T, impl=self.impl)
+        return minibatch_discrimination(x, self.T.to(x.dtype), impl=self.impl)
 
     def extra_repr(self) -> str:
         return (

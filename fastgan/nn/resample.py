@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from fastgan.ops._dispatch import IMPLS
 from fastgan.ops.upfirdn2d import (
     IntOrPair,
     downsample2d,
@@ -41,7 +42,8 @@ class Float32Buffers(nn.Module):
 
 class _FIRLayer(Float32Buffers):
     """Holds the normalised FIR filter as a non-persistent float32 buffer: it follows the module's
-    device (not its dtype) and adds no state_dict entries to the model it is dropped into."""
+    device (not its dtype) and adds no state_dict entries to the model it is dropped into.
+    ``impl`` ('auto', 'native' or 'ref') picks the upfirdn2d implementation."""
 
     float32_buffers = ("filter",)
 
@@ -53,8 +55,12 @@ class _FIRLayer(Float32Buffers):
         padding: IntOrPair,
         gain: float,
         flip_filter: bool,
+        impl: str,
     ) -> None:
         super().__init__()
+        if impl not in IMPLS:
+            raise ValueError(f"{type(self).__name__}: expected impl in {IMPLS}, got {impl!r}")
+        self.impl = impl
         self.register_buffer("filter", setup_filter(filter), persistent=False)
         self.padding = parse_padding(padding, type(self).__name__)
         self.gain = float(gain)
@@ -78,12 +84,15 @@ class Upsample2d(_FIRLayer):
         padding: IntOrPair = 0,
         gain: float = 1,
         flip_filter: bool = False,
+        impl: str = "auto",
     ) -> None:
-        super().__init__(filter, padding, gain, flip_filter)
+        super().__init__(filter, padding, gain, flip_filter, impl)
         self.up = parse_scaling(up, "up", "Upsample2d")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upsample2d(x, self.filter, self.up, self.padding, self.flip_filter, self.gain)
+        return upsample2d(
+            x, self.filter, self.up, self.padding, self.flip_filter, self.gain, impl=self.impl
+        )
 
     def extra_repr(self) -> str:
         return f"up={list(self.up)}, {self._repr_common()}"
@@ -100,12 +109,15 @@ class Downsample2d(_FIRLayer):
         padding: IntOrPair = 0,
         gain: float = 1,
         flip_filter: bool = False,
+        impl: str = "auto",
     ) -> None:
-        super().__init__(filter, padding, gain, flip_filter)
+        super().__init__(filter, padding, gain, flip_filter, impl)
         self.down = parse_scaling(down, "down", "Downsample2d")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return downsample2d(x, self.filter, self.down, self.padding, self.flip_filter, self.gain)
+        return downsample2d(
+            x, self.filter, self.down, self.padding, self.flip_filter, self.gain, impl=self.impl
+        )
 
     def extra_repr(self) -> str:
         return f"down={list(self.down)}, {self._repr_common()}"
@@ -121,11 +133,12 @@ class Blur(_FIRLayer):
         padding: IntOrPair = 0,
         gain: float = 1,
         flip_filter: bool = False,
+        impl: str = "auto",
     ) -> None:
-        super().__init__(filter, padding, gain, flip_filter)
+        super().__init__(filter, padding, gain, flip_filter, impl)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return filter2d(x, self.filter, self.padding, self.flip_filter, self.gain)
+        return filter2d(x, self.filter, self.padding, self.flip_filter, self.gain, impl=self.impl)
 
     def extra_repr(self) -> str:
         return self._repr_common()

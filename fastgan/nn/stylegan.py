@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from fastgan.nn.conv import BiasAct, EqualConv2d
 from fastgan.nn.discriminator import MinibatchDiscrimination, MinibatchStdDev
-from fastgan.nn.resample import Float32Buffers
+from fastgan.nn.resample import Blur, Downsample2d, Float32Buffers, Upsample2d
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act
 from fastgan.ops.modulated_conv2d import modulated_conv
 from fastgan.ops.styled_bias_act import styled_bias_act
@@ -89,7 +90,10 @@ class EqualLinear(nn.Module):
                 b = b * self.bias_gain
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t()) if x.ndim == 2 else x @ w.t() + b
-        return bias_act(x @ w.t(), b, dim=x.ndim - 1, act=self.activation, impl=self.impl)
+        y = x @ w.t()
+        # Under autocast the product may come out in another dtype than x: the bias follows it.
+        b = None if b is None else b.to(y.dtype)
+        return bias_act(y, b, dim=x.ndim - 1, act=self.activation, impl=self.impl)
 
     def extra_repr(self) -> str:
         return (
@@ -242,7 +246,8 @@ class ModulatedConv2d(Float32Buffers):
         y, scale = self.convolve(x, self.styles(w), fused_modconv)
         if scale is None:
             return y
-        return styled_bias_act(y, scale, act="linear", gain=1.0, impl=self.impl)
+        # Under autocast the convolution may return another dtype than x (and the scale).
+        return styled_bias_act(y, scale.to(y.dtype), act="linear", gain=1.0, impl=self.impl)
 
     def extra_repr(self) -> str:
         return (
@@ -326,7 +331,7 @@ class StyledConv(nn.Module):
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return styled_bias_act(
             y,
-            scale,
+            None if scale is None else scale.to(y.dtype),  # autocast: y's dtype may differ
             noise,
             self.bias.to(y.dtype),
             act=self.activation,
@@ -382,6 +387,11 @@ _IMPL_LAYERS = (
     ToRGB,
     MinibatchStdDev,
     MinibatchDiscrimination,
+    EqualConv2d,
+    BiasAct,
+    Upsample2d,
+    Downsample2d,
+    Blur,
 )
 
 

@@ -91,7 +91,8 @@ def modulated_conv(
         # Scale the input instead of the weights: one shared convolution for the whole batch.
         x = styled_bias_act(x, styles.to(x.dtype), act="linear", gain=1.0, impl=impl)
         y = conv2d_resample(x, weight, **kwargs, impl=impl)
-        return y, None if d is None else d.to(x.dtype)
+        # Under autocast the convolution's output dtype may differ from x's: the scale follows y.
+        return y, None if d is None else d.to(y.dtype)
     w = weight[None] * styles[:, None, :, None, None]
     if d is not None:
         w = w * d.to(w.dtype)[:, :, None, None, None]
