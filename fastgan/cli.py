@@ -1,4 +1,4 @@
-"""The `fastgan` command: `fastgan info`, `fastgan bench`."""
+"""The `fastgan` command: `fastgan info | bench | metrics | train | generate`."""
 
 from __future__ import annotations
 
@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
     bench.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
     bench.set_defaults(func=cmd_bench)
+    from fastgan.metrics.cli import add_parser as add_metrics_parser
+    from fastgan.train.cli import add_parsers as add_train_parsers
+
+    add_metrics_parser(sub)
+    add_train_parsers(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from fastgan.bench.harness import Case
+from fastgan.bench.harness import Case, synchronize
 from fastgan.nn import StyledConv, set_impl
 from fastgan.ops import (
     bias_act,
@@ -475,6 +475,84 @@ def r1_cases(
         )
 
 
+# One training iteration of a preset: (batch, channels, R, R) and the preset. CPU: the default
+# digits run; GPU: StyleGAN2 at 256x256 (channel_base 16384, batch 32) on procedural shapes.
+TRAIN_SHAPES = {"cpu": [(32, 1, 16, 16)], "cuda": [(32, 3, 256, 256)]}
+
+
+def train_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """Training iterations (G and D main phases, R1 every 16 and path length every 4 iterations,
+    so a call of 16 iterations holds the amortised regularisation): the model on fastgan's
+    kernels, the same model on reference ops, and the reference model with its main phases
+    compiled (regularisation phases stay eager). Throughput in img/s and peak memory."""
+    from fastgan.train import Trainer, make_config
+
+    precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    for shape in shapes or TRAIN_SHAPES[device.type]:
+        if len(shape) != 4 or shape[2] != shape[3]:
+            raise ValueError(f"train: expected a shape batch x C x R x R, got {shape}")
+        batch, channels, res, _ = shape
+        if device.type == "cuda" or res >= 64:
+            cfg, data = "paper256", "shapes"
+            extra = dict(channel_base=16384)
+        else:
+            cfg, data = "tiny", "digits" if channels == 1 else "shapes"
+            extra = {}
+        iterations = 16
+
+        def trainer(
+            impl: str,
+            compile: bool,
+            cfg=cfg,
+            data=data,
+            extra=extra,
+            batch=batch,
+            res=res,
+            channels=channels,
+        ):
+            config = make_config(
+                cfg,
+                data=data,
+                res=res,
+                batch=batch,
+                channels=channels,
+                metrics=[],
+                precision=precision,
+                impl=impl,
+                compile=compile,
+                device=device.type,
+                **extra,
+            )
+            return Trainer(config, progress=False)
+
+        trainers = {
+            "fused": trainer("native", False),
+            "eager": trainer("ref", False),
+            "compiled": trainer("ref", True),
+        }
+
+        def run(t, iterations=iterations):
+            for _ in range(iterations):
+                t.train_step()
+            synchronize(device)
+
+        yield Case(
+            "train",
+            "iteration",
+            shape,
+            dtype,
+            device,
+            lambda: (),
+            {name: (lambda i, t=t: run(t)) for name, t in trainers.items()},
+            params=f"{cfg},{iterations} it",
+            measure_memory=True,
+            check_output=False,
+            items_per_call=batch * iterations,
+        )
+
+
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "bias_act": bias_act_cases,
     "upfirdn2d": upfirdn2d_cases,
@@ -483,4 +561,5 @@ CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "minibatch_stddev": minibatch_stddev_cases,
     "minibatch_discrimination": minibatch_discrimination_cases,
     "r1": r1_cases,
+    "train": train_cases,
 }

@@ -40,6 +40,8 @@ class Case:
     bytes_moved: int | None = None
     params: str = ""
     measure_memory: bool = False
+    check_output: bool = True  # compare the fused output with the eager one first
+    items_per_call: int | None = None  # images per call, for a throughput (img/s)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Row:
     fused_pct_of_copy: float | None = None
     rel_error_vs_eager: float | None = None
     peak_memory_mib: dict[str, float] | None = None
+    items_per_sec: dict[str, float] | None = None
 
 
 def synchronize(device: torch.device) -> None:
@@ -191,7 +194,7 @@ def run_case(
         case.params,
         bytes_moved=case.bytes_moved,
     )
-    if "eager" in case.impls:
+    if "eager" in case.impls and case.check_output:
         row.rel_error_vs_eager = relative_error(
             case.impls["fused"](input_sets[0]), case.impls["eager"](input_sets[0])
         )
@@ -208,6 +211,10 @@ def run_case(
         }
         row.peak_memory_mib = {k: v for k, v in peaks.items() if v is not None} or None
     fused = row.timings["fused"].median_ms
+    if case.items_per_call:
+        row.items_per_sec = {
+            name: case.items_per_call / (t.median_ms * 1e-3) for name, t in row.timings.items()
+        }
     if "eager" in row.timings:
         row.speedup_vs_eager = row.timings["eager"].median_ms / fused
     if "compiled" in row.timings:
@@ -266,6 +273,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
         "GB/s",
         "% copy",
         "peak MiB f/e/c",
+        "img/s f/e/c",
     ]
 
     def ms(row: Row, impl: str) -> str:
@@ -275,10 +283,10 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
     def num(v: float | None, fmt: str) -> str:
         return format(v, fmt) if v is not None else "-"
 
-    def peaks(row: Row) -> str:
-        if not row.peak_memory_mib:
+    def per_impl(values: dict[str, float] | None, fmt: str) -> str:
+        if not values:
             return "-"
-        return "/".join(num(row.peak_memory_mib.get(impl), ".0f") for impl in IMPLS)
+        return "/".join(num(values.get(impl), fmt) for impl in IMPLS)
 
     lines = [
         [
@@ -294,7 +302,8 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
             num(row.speedup_vs_compiled, ".2f"),
             num(row.fused_gbps, ".1f"),
             num(row.fused_pct_of_copy, ".1f"),
-            peaks(row),
+            per_impl(row.peak_memory_mib, ".0f"),
+            per_impl(row.items_per_sec, ".1f"),
         ]
         for row in rows
     ]
