@@ -4,10 +4,9 @@ the accuracy of conditional samples and mode coverage) of generated images again
     fastgan metrics --metrics fid,kid,is,pr --real digits|PATH --fake PATH
     fastgan metrics --real digits|PATH --ckpt PATH --num N
 
-Prints a table, writes JSON with --json FILE. --ckpt draws the images from a trainer checkpoint
-through ``fastgan.train.generate_fn_from_checkpoint(path, device) -> (generate_fn, num_classes)``
-(generate_fn as in fastgan.metrics.evaluate_generator; num_classes None for an unconditional
-generator, else the images are asked for balanced classes and 'acc' becomes available).
+Prints a table, writes JSON with --json FILE. --ckpt draws the images from the G_ema of a
+`fastgan train` snapshot (fresh latents, constant noise); for a conditional generator they are
+asked for balanced classes and 'acc' becomes available.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 
 import torch
 
 from fastgan.metrics.extractors import EXTRACTORS
+from fastgan.utils.atomic import write_text_atomically
 
 __all__ = ["add_parser", "format_table", "run"]
 
@@ -121,27 +120,13 @@ def format_table(results: dict[str, object]) -> str:
 
 
 def _generator_from_checkpoint(path: str, device: torch.device | str | None):
-    try:
-        from fastgan import train
-    except ImportError:
-        train = None
-    hook = getattr(train, "generate_fn_from_checkpoint", None)
-    if hook is None:
-        raise ValueError(
-            "--ckpt is not available yet: it needs the trainer (fastgan.train."
-            "generate_fn_from_checkpoint), which this version of fastgan does not have; save "
-            "generated images as a .npz / .pt file or a folder and pass --fake PATH instead"
-        )
+    # The trainer sits above the metrics (it calls them); its snapshot reader is imported only
+    # for --ckpt, at run time.
+    from fastgan.train.generate import generate_fn_from_checkpoint
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"expected --ckpt to be a checkpoint file, got {path!r}")
-    return hook(path, device)
-
-
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
-        f.write(text)
-    os.replace(f.name, path)
+    return generate_fn_from_checkpoint(path, device)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -209,5 +194,5 @@ def run(args: argparse.Namespace) -> int:
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             },
         }
-        _write_atomically(args.json, json.dumps(document, indent=2) + "\n")
+        write_text_atomically(args.json, json.dumps(document, indent=2) + "\n")
     return 0

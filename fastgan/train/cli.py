@@ -130,21 +130,16 @@ class _Record(argparse.Action):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from fastgan.train.config import TrainConfig
-    from fastgan.train.setup import build_models
-    from fastgan.utils.checkpoint import CheckpointError, load_checkpoint
+    from fastgan.train.generate import load_generator
+    from fastgan.utils.checkpoint import CheckpointError
     from fastgan.utils.images import image_grid, save_png
 
     try:
-        snapshot = load_checkpoint(args.ckpt)
-        config = TrainConfig.from_dict(snapshot["config"])
-        G, _ = build_models(config, int(snapshot["img_channels"]), int(snapshot["c_dim"]))
-        G.load_state_dict(snapshot["G_ema"])
-    except (CheckpointError, KeyError, RuntimeError, ValueError) as e:
-        print(f"fastgan generate: {args.ckpt}: {e}", file=sys.stderr)
+        G, snapshot = load_generator(args.ckpt, args.device)
+    except CheckpointError as e:
+        print(f"fastgan generate: {e}", file=sys.stderr)
         return 1
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    G = G.to(device).eval()
+    device = next(G.parameters()).device
     c_dim = int(snapshot["c_dim"])
     if c_dim and args.class_index is None:
         print(

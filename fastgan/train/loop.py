@@ -537,10 +537,10 @@ class Trainer:
                         **{k: sums[k] / counts[k] for k in sums},
                     }
                     self._log_tick(record)
-                    shown = ("loss_G", "loss_D", "sec_per_kimg")
+                    shown = ("loss_G", "loss_D", "img_per_sec", "sec_per_kimg")
                     bar.update(
                         self.cur_nimg / 1000 - shown_kimg,
-                        **{k: round(record[k], 4) for k in shown if k in record},
+                        **{k: float(f"{record[k]:.4g}") for k in shown if k in record},
                     )
                     shown_kimg = self.cur_nimg / 1000
                     sums, counts = {}, {}

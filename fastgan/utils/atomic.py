@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "fsync_directory"]
+__all__ = ["atomic_write", "fsync_directory", "write_text_atomically"]
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -73,3 +73,10 @@ def atomic_write(path: str | os.PathLike[str], sync_directory: bool = False) -> 
         raise
     if sync_directory:
         fsync_directory(directory)
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `path` through :func:`atomic_write`: a reader sees the old file or
+    the whole new one, never a part."""
+    with atomic_write(path) as file:
+        file.write(text.encode("utf-8"))

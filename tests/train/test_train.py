@@ -204,6 +204,16 @@ def test_cli_train_then_generate(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert grid.exists() and len(list((tmp_path / "each").glob("*.png"))) == 80
+    report = tmp_path / "metrics.json"
+    result = fastgan_cmd(
+        "metrics", "--ckpt", str(snapshot), "--num", "100", "--metrics", "fid,acc,modes",
+        "--extractor", "digits", "--real", "digits", "--quiet", "--json", str(report),
+        "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    values = json.loads(report.read_text())["metrics"]
+    assert values["fid"] > 0 and 0 <= values["accuracy"] <= 1 and values["modes_covered"] >= 1
+    assert "class accuracy" in result.stdout
     result = fastgan_cmd("generate", "--ckpt", str(snapshot), "--seeds", "0-3")
     assert result.returncode == 1 and "--class K" in result.stderr
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
