@@ -1,4 +1,4 @@
-"""The `fastgan` command: `fastgan info | bench | metrics | train | generate`."""
+"""The `fastgan` command: `fastgan info | bench | metrics | train | generate | profile`."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if unknown:
         print(
             f"fastgan bench: unknown op(s) {', '.join(unknown)}; expected 'all' or any of "
-            f"{', '.join(CASES)}",
+            f"{', '.join(CASES)} (the subcommands {' and '.join(BENCH_SUBCOMMANDS)} come right "
+            "after `bench`)",
             file=sys.stderr,
         )
         return 2
@@ -171,6 +172,65 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_at_least(least: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = least - 1
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+        return value
+
+    return parse
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from fastgan.bench.profile import format_summary, profile_training
+
+    try:
+        summary = profile_training(
+            cfg=args.cfg,
+            data=args.data,
+            res=args.res,
+            batch=args.batch,
+            steps=args.steps,
+            warmup=args.warmup,
+            device=args.device,
+            impl=args.impl,
+            out=args.out,
+            top=args.top,
+            nvtx=args.nvtx,
+        )
+    except (OSError, ValueError) as e:
+        # Settings are checked by the trainer's config ("train: expected --res ...").
+        message = str(e).removeprefix("profile: ").removeprefix("train: ")
+        print(f"fastgan profile: {message}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    files = summary["files"]
+    print(
+        f"\nwrote {files['trace.json']} (open in https://ui.perfetto.dev or chrome://tracing), "
+        f"{files['summary.json']}, {files['summary.md']}"
+    )
+    return 0
+
+
+# `fastgan bench compare ...` and `fastgan bench plot ...` have parsers of their own: `bench`
+# takes any number of op names, which a subparser would swallow.
+BENCH_SUBCOMMANDS = ("compare", "plot")
+
+
+def _bench_subcommand(name: str, argv: Sequence[str]) -> int:
+    if name == "compare":
+        from fastgan.bench.compare import main as compare_main
+
+        return compare_main(argv)
+    from fastgan.bench.plot import main as plot_main
+
+    return plot_main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastgan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,7 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_info)
 
-    bench = sub.add_parser("bench", help="fused ops vs eager reference vs torch.compile(reference)")
+    bench = sub.add_parser(
+        "bench",
+        help="fused ops vs eager reference vs torch.compile(reference); compare and plot results",
+        description=(
+            "Times fused ops against their eager reference and torch.compile(reference). "
+            "Also: `fastgan bench compare A.json B.json [--fail-if-slower PCT]` compares two "
+            "--json results row by row, and `fastgan bench plot RESULTS.json [...] --out DIR` "
+            "draws PNG charts of them (see their --help)."
+        ),
+    )
     bench.add_argument("ops", nargs="*", help="ops to time (default: all)")
     bench.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"]
@@ -204,6 +273,63 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
     bench.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
     bench.set_defaults(func=cmd_bench)
+
+    from fastgan.train.config import PRESETS
+
+    profile = sub.add_parser(
+        "profile",
+        help="torch.profiler over training steps: trace, top ops, time per fastgan op",
+        description=(
+            "Profiles training steps of a preset with torch.profiler (after warm-up steps) and "
+            "writes OUT/trace.json (Chrome trace), OUT/summary.json and OUT/summary.md: the top "
+            "ops (CPU) or kernels (CUDA) by self time, every fastgan:: op's calls and time, and "
+            "the share of fastgan ops vs convolutions vs the rest."
+        ),
+    )
+    profile.add_argument(
+        "--cfg", default="tiny", choices=list(PRESETS), help="training preset (default tiny)"
+    )
+    profile.add_argument(
+        "--data",
+        help="digits, shapes, or a folder / .zip of images (default: digits for tiny, else shapes)",
+    )
+    profile.add_argument("--res", type=int, help="resolution, a power of two (default: preset's)")
+    profile.add_argument(
+        "--batch", type=_int_at_least(1), help="images per step (default: the preset's)"
+    )
+    profile.add_argument(
+        "--steps",
+        type=_int_at_least(1),
+        default=16,
+        help="profiled steps (default 16: one R1 interval, so lazy regularisation is included)",
+    )
+    profile.add_argument(
+        "--warmup", type=_int_at_least(0), default=2, help="unprofiled steps first (default 2)"
+    )
+    profile.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="auto (default): cuda when available, else cpu",
+    )
+    profile.add_argument(
+        "--impl",
+        default="auto",
+        choices=["auto", "native", "ref"],
+        help="fastgan's kernels (auto, native) or the PyTorch reference ops (ref)",
+    )
+    profile.add_argument(
+        "--out", default="profile", metavar="DIR", help="output folder (default profile/)"
+    )
+    profile.add_argument(
+        "--top", type=_int_at_least(1), default=20, help="rows in the top-ops table (default 20)"
+    )
+    profile.add_argument(
+        "--nvtx",
+        action="store_true",
+        help="CUDA: then run the steps again under emit_nvtx(), for NVTX ranges in nsys",
+    )
+    profile.set_defaults(func=cmd_profile)
     from fastgan.metrics.cli import add_parser as add_metrics_parser
     from fastgan.train.cli import add_parsers as add_train_parsers
 
@@ -213,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCH_SUBCOMMANDS:
+        return _bench_subcommand(argv[1], argv[2:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

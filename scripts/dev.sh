@@ -65,11 +65,13 @@ EOF
     log "installing ${missing[*]}"
     "$PY" -m pip install --quiet "${missing[@]}"
   fi
-  # Pillow (images, sample grids) and SciPy (a metrics test) where a package index is reachable;
-  # offline (the GPU machine), without them, the tests that need them are skipped.
+  # Pillow (images, sample grids), SciPy (a metrics test) and matplotlib (`fastgan bench plot`)
+  # where a package index is reachable; offline (the GPU machine), without them, the tests that
+  # need them are skipped.
   local optional
   optional=$("$PY" -c 'import importlib.util as u; print(" ".join(p for m, p in
-      (("PIL", "pillow"), ("scipy", "scipy")) if not u.find_spec(m)))')
+      (("PIL", "pillow"), ("scipy", "scipy"), ("matplotlib", "matplotlib"))
+      if not u.find_spec(m)))')
   if [[ -n $optional ]]; then
     log "installing $optional"
     # shellcheck disable=SC2086

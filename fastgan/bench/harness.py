@@ -9,6 +9,7 @@ and the % of the device's copy bandwidth measured at start.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 import platform
 import statistics
@@ -68,6 +69,19 @@ class Row:
     rel_error_vs_eager: float | None = None
     peak_memory_mib: dict[str, float] | None = None
     items_per_sec: dict[str, float] | None = None
+
+
+def compile_reference(fn: Callable) -> Callable:
+    """torch.compile(fn) with static shapes, for the "compiled" column.
+
+    A benchmark compiles one reference at every shape of the ladder, forward and backward: more
+    graphs per function than dynamo's default recompile limit (8), past which it would silently
+    run the reference eagerly and the column would time the wrong thing.
+    """
+    import torch._dynamo.config as dynamo_config
+
+    dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
+    return torch.compile(fn, dynamic=False)
 
 
 def synchronize(device: torch.device) -> None:
@@ -316,6 +330,88 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
         for i, h in enumerate(header)
     ]
     fmt = "  ".join(f"{{:<{w}}}" if i < 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join(
+        [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+        + [fmt.format(*line) for line in lines]
+    )
+
+
+class ResultsFileError(ValueError):
+    """A file that is not readable as the JSON that `fastgan bench --json` writes."""
+
+
+def load_results(path: str) -> dict[str, object]:
+    """Reads a `fastgan bench --json` file: {"environment", "command", "rows"}; checks that every
+    row has the fields that name it (op, mode, shape, dtype, params) and a fused median time.
+    Raises ResultsFileError naming the file, what was expected and what came."""
+
+    def fail(what: str) -> ResultsFileError:
+        return ResultsFileError(f"{path}: {what}")
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except IsADirectoryError:
+        raise fail("expected a JSON file, got a directory") from None
+    except UnicodeDecodeError:
+        raise fail("expected a JSON file, got binary data") from None
+    except json.JSONDecodeError as e:
+        raise fail(
+            f"expected JSON, got a parse error at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from None
+    except OSError as e:
+        raise fail(f"cannot read it ({e.strerror})") from None
+    expected = 'a `fastgan bench --json` file (an object with "environment" and "rows")'
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        json_types = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        got = (
+            f"an object with keys {sorted(data)}"
+            if isinstance(data, dict)
+            else json_types.get(type(data), "a number")
+        )
+        raise fail(f"expected {expected}, got {got}")
+    if not isinstance(data.get("environment"), dict):
+        raise fail(f"expected {expected}, got no environment object")
+    for i, row in enumerate(data["rows"]):
+        missing = (
+            [k for k in ("op", "mode", "shape", "dtype", "params", "timings") if k not in row]
+            if isinstance(row, dict)
+            else ["(not an object)"]
+        )
+        if not missing:
+            fused = row["timings"].get("fused") if isinstance(row["timings"], dict) else None
+            if not isinstance(fused, dict) or not isinstance(fused.get("median_ms"), int | float):
+                missing = ["timings.fused.median_ms"]
+        if missing:
+            raise fail(f"row {i}: expected the fields of a bench row, missing {', '.join(missing)}")
+    return data
+
+
+def row_key(row: dict) -> tuple[str, str, str, str, str]:
+    """What identifies a row across runs: (op, mode, shape, dtype, params)."""
+    shape = (
+        "x".join(map(str, row["shape"])) if isinstance(row["shape"], list) else str(row["shape"])
+    )
+    return (str(row["op"]), str(row["mode"]), shape, str(row["dtype"]), str(row["params"]))
+
+
+def row_label(row: dict) -> str:
+    """op/mode/shape/dtype[/params], for tables and plots."""
+    return "/".join(part for part in row_key(row) if part)
+
+
+def text_table(
+    header: Sequence[str], lines: Sequence[Sequence[str]], left: int = 1, markdown: bool = False
+) -> str:
+    """A fixed-width table (the first `left` columns aligned left, the rest right), or Markdown."""
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(line) + " |" for line in lines]
+        return "\n".join(out)
+    widths = [max([len(h), *(len(line[i]) for line in lines)]) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:<{w}}}" if i < left else f"{{:>{w}}}" for i, w in enumerate(widths))
     return "\n".join(
         [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
         + [fmt.format(*line) for line in lines]
