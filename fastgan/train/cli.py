@@ -62,6 +62,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         arch=args.arch,
         lr_g=args.lr_g,
         lr_d=args.lr_d,
+        style_mixing=args.style_mixing,
+        pl_weight=args.pl_weight,
+        ema_kimg=args.ema_kimg,
         mbdisc_kernels=args.mbdisc,
         xflip=args.mirror or None,
         workers=args.workers,
@@ -234,6 +237,24 @@ def add_parsers(sub) -> None:
     )
     train.add_argument("--lr-g", type=float, help="generator learning rate", **opt)
     train.add_argument("--lr-d", type=float, help="discriminator learning rate", **opt)
+    train.add_argument(
+        "--style-mixing",
+        type=float,
+        help="probability of mixing two latents' styles in a generated image (StyleGAN2: 0.9)",
+        **opt,
+    )
+    train.add_argument(
+        "--pl-weight",
+        type=float,
+        help="path length regularisation weight (StyleGAN2: 2; 0 turns it off)",
+        **opt,
+    )
+    train.add_argument(
+        "--ema-kimg",
+        type=float,
+        help="half-life of the generator EMA in thousands of images",
+        **opt,
+    )
     train.add_argument("--diffaugment", help="e.g. translation,cutout,color", **opt)
     train.add_argument("--mirror", action="store_true", help="random x-flips of the data")
     train.add_argument("--mbdisc", type=int, help="minibatch discrimination kernels in D", **opt)

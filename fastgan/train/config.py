@@ -83,9 +83,13 @@ class TrainConfig:
 
 
 # Presets: the defaults of `--cfg`. `tiny` fits the bundled digits on a 2-core CPU in minutes
-# (a small conditional StyleGAN2 at 16x16); `stylegan2` is the paper's network, its R1 weight
-# from the StyleGAN2-ADA heuristic gamma = 0.0002 R^2 / batch; `paper256` is the 256x256
-# configuration of the paper (channel_base 16384, batch 64 -> 32 here per the target).
+# (a small conditional StyleGAN2 at 16x16); like StyleGAN2-ADA's configuration for small images
+# (CIFAR-10) it has no path length regularisation or style mixing and a small R1 weight, which on
+# the digits reached a Fréchet distance of 7.8 at 40 kimg against 14.5 with the full schedule;
+# its learning rate 0.004 (not 0.0025) also helped (8.98 with 0.0025). `stylegan2` is the paper's
+# network, its R1 weight from the StyleGAN2-ADA heuristic gamma = 0.0002 R^2 / batch; `paper256`
+# is the 256x256 configuration of the paper (channel_base 16384, batch 64 -> 32 here per the
+# issue's target).
 PRESETS: dict[str, dict] = {
     "tiny": dict(
         res=16,
@@ -96,14 +100,15 @@ PRESETS: dict[str, dict] = {
         mapping_layers=2,
         channel_base=1024,
         channel_max=64,
-        gamma=0.05,
+        gamma=0.01,
         ema_kimg=2.0,
         ema_rampup=0.05,
-        lr_g=0.0025,
-        lr_d=0.0025,
+        lr_g=0.004,
+        lr_d=0.004,
         snap=20.0,
         tick=2.0,
-        style_mixing=0.9,
+        style_mixing=0.0,
+        pl_weight=0.0,
         mbstd_group=4,
         metrics_num=1000,
     ),
@@ -178,6 +183,8 @@ def check_config(c: TrainConfig) -> None:
         fail("arch", f"in {ARCHS}", c.arch)
     if c.gamma < 0:
         fail("gamma", ">= 0", c.gamma)
+    if c.pl_weight < 0:
+        fail("pl_weight", ">= 0", c.pl_weight)
     for name in ("r1_interval", "pl_interval", "keep", "mbstd_group", "pl_batch_shrink"):
         if getattr(c, name) < 1:
             fail(name, ">= 1", getattr(c, name))

@@ -42,7 +42,9 @@ def generate_fn_from_checkpoint(
     G, snapshot = load_generator(path, device)
     c_dim = int(snapshot["c_dim"])
     device = next(G.parameters()).device
-    kwargs = dict(truncation_psi=truncation_psi, noise_mode="const") if hasattr(G, "mapping") else {}
+    kwargs = (
+        dict(truncation_psi=truncation_psi, noise_mode="const") if hasattr(G, "mapping") else {}
+    )
 
     @torch.no_grad()
     def generate(n: int, labels: torch.Tensor | None) -> torch.Tensor:

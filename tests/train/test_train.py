@@ -16,8 +16,11 @@ from fastgan.train import Trainer, TrainingError, diff_augment, make_config
 from fastgan.utils.checkpoint import CheckpointError, load_checkpoint
 from fastgan.utils.tensorboard import read_events
 
-# A small, fast network: 16x16 digits, 16 channels, a regularisation step every second iteration.
+# A small, fast network: 16x16 digits, 16 channels, a regularisation step every second iteration,
+# and the whole StyleGAN2 schedule (the tiny preset turns path length and style mixing off).
 SMALL = dict(
+    pl_weight=2.0,
+    style_mixing=0.9,
     channel_base=256,
     channel_max=16,
     batch=16,
