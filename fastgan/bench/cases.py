@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from fastgan.bench.harness import Case, synchronize
+from fastgan.bench.harness import Case, compile_reference, synchronize
 from fastgan.nn import StyledConv, set_impl
 from fastgan.ops import (
     bias_act,
@@ -26,18 +26,28 @@ from fastgan.ops import (
     upsample2d,
 )
 
-# StyleGAN-sized activations: a 32x32 block of a 512-channel generator at batch 32, and on the GPU
-# a 256x256 block at 128 channels, batch 16 (256 MiB in bfloat16, 512 MiB in float32).
-DEFAULT_SHAPES = {
-    "cpu": [(32, 512, 32, 32)],
-    "cuda": [(32, 512, 32, 32), (16, 128, 256, 256)],
+# StyleGAN2's feature maps per resolution R: min(channel_max, channel_base / R) channels. The GPU
+# runs the paper's 1024x1024 network (channel_base 32768, batch 32) from 4x4 to 1024x1024; the CPU
+# its 256x256 configuration (channel_base 16384) at batch 4 from 4x4 to 128x128, so that
+# `fastgan bench all` fits in minutes on a 2-core machine.
+LADDERS = {
+    "cpu": dict(batch=4, channel_base=16384, resolutions=(4, 8, 16, 32, 64, 128)),
+    "cuda": dict(batch=32, channel_base=32768, resolutions=(4, 8, 16, 32, 64, 128, 256, 512, 1024)),
 }
-# Resampling: a 64x64 block at 128 channels, batch 16, on the CPU; a 256x256 block at batch 32 on
-# the GPU (1 GiB in float32 after a 2x upsampling).
-RESAMPLE_SHAPES = {
-    "cpu": [(16, 128, 64, 64)],
-    "cuda": [(32, 128, 256, 256)],
-}
+CHANNEL_MAX = 512
+
+
+def ladder_shapes(device_type: str, min_resolution: int = 4) -> list[tuple[int, int, int, int]]:
+    """[N, C, R, R] of a StyleGAN2 layer at every resolution R of the device's ladder."""
+    ladder = LADDERS[device_type]
+    return [
+        (ladder["batch"], min(CHANNEL_MAX, ladder["channel_base"] // r), r, r)
+        for r in ladder["resolutions"]
+        if r >= min_resolution
+    ]
+
+
+DEFAULT_SHAPES = {device: ladder_shapes(device) for device in LADDERS}
 
 
 def _grad_of(fn: Callable) -> Callable[[tuple], object]:
@@ -63,7 +73,7 @@ def bias_act_cases(
     def eager(x, b):
         return bias_act_ref(x, b, **kwargs)
 
-    compiled = torch.compile(eager, dynamic=False)
+    compiled = compile_reference(eager)
     for shape in shapes or DEFAULT_SHAPES[device.type]:
         numel = torch.Size(shape).numel()
         size = numel * torch.empty((), dtype=dtype).element_size()
@@ -109,7 +119,7 @@ def upfirdn2d_cases(
     (a 4x4 2-D filter after setup_filter), as in every StyleGAN2 block."""
     f = setup_filter([1, 3, 3, 1], device=device)
     element = torch.empty((), dtype=dtype).element_size()
-    for shape in shapes or RESAMPLE_SHAPES[device.type]:
+    for shape in shapes or ladder_shapes(device.type, min_resolution=8):
         if len(shape) != 4:
             raise ValueError(f"upfirdn2d: expected a shape N x C x H x W, got {shape}")
         for name, resample in (("up2", upsample2d), ("down2", downsample2d), ("blur", filter2d)):
@@ -120,7 +130,7 @@ def upfirdn2d_cases(
             def eager(x, resample=resample):
                 return resample(x, f, impl="ref")
 
-            compiled = torch.compile(eager, dynamic=False)
+            compiled = compile_reference(eager)
             scale = {"up2": 4, "down2": 0.25, "blur": 1}[name]
             size_in = torch.Size(shape).numel() * element
             size_out = int(size_in * scale)
@@ -179,7 +189,7 @@ def styled_bias_act_cases(
     def eager(x, scale, noise, b):
         return styled_bias_act_ref(x, scale, noise, b, **kwargs)
 
-    compiled = torch.compile(eager, dynamic=False)
+    compiled = compile_reference(eager)
     element = torch.empty((), dtype=dtype).element_size()
     for shape in shapes or DEFAULT_SHAPES[device.type]:
         if len(shape) != 4:
@@ -231,14 +241,6 @@ def styled_bias_act_cases(
         )
 
 
-# StyledConv: a 128x128 block at 64 channels, batch 8, on the CPU; 128 channels at batch 32 in
-# channels_last on the GPU.
-STYLEDCONV_SHAPES = {
-    "cpu": [(8, 64, 128, 128)],
-    "cuda": [(32, 128, 128, 128)],
-}
-
-
 def styledconv_cases(
     device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
 ) -> Iterator[Case]:
@@ -248,7 +250,7 @@ def styledconv_cases(
     (same weights) on reference ops, and torch.compile of the latter. Channels_last on CUDA."""
     w_dim = 512
     fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
-    for shape in shapes or STYLEDCONV_SHAPES[device.type]:
+    for shape in shapes or DEFAULT_SHAPES[device.type]:
         if len(shape) != 4 or shape[2] != shape[3]:
             raise ValueError(f"styledconv: expected a shape N x C x R x R, got {shape}")
         _, C, R, _ = shape
@@ -258,7 +260,7 @@ def styledconv_cases(
             layer.noise_strength.fill_(0.1)
             layer.bias.normal_()
         reference = set_impl(copy.deepcopy(layer), "ref")
-        compiled = torch.compile(reference, dynamic=False)
+        compiled = compile_reference(reference)
         params = list(layer.parameters())
         ref_params = list(reference.parameters())
 
@@ -317,7 +319,7 @@ def minibatch_stddev_cases(
     def eager(x):
         return minibatch_stddev_ref(x, 4, 1)
 
-    compiled = torch.compile(eager, dynamic=False)
+    compiled = compile_reference(eager)
     element = torch.empty((), dtype=dtype).element_size()
     for shape in shapes or MBSTD_SHAPES[device.type]:
         if len(shape) != 4:
@@ -379,7 +381,7 @@ def minibatch_discrimination_cases(
     def fused(x, T):
         return minibatch_discrimination(x, T, impl="native")
 
-    compiled = torch.compile(minibatch_discrimination_ref, dynamic=False)
+    compiled = compile_reference(minibatch_discrimination_ref)
     impls = {"fused": fused, "eager": minibatch_discrimination_ref, "compiled": compiled}
     for shape in shapes or MBDISC_SHAPES[device.type]:
         if len(shape) != 4:
@@ -420,9 +422,11 @@ def minibatch_discrimination_cases(
         )
 
 
-# R1 on StyleGAN-sized real images: the gradient of the logits with respect to a batch of 32
-# RGB images, 256x256 (128x128 on the CPU).
-R1_SHAPES = {"cpu": [(32, 3, 128, 128)], "cuda": [(32, 3, 256, 256)]}
+# R1 on the real images of every resolution of the ladder: [N, 3, R, R].
+R1_SHAPES = {
+    device: [(n, 3, r, r) for n, _, r, _ in ladder_shapes(device, min_resolution=16)]
+    for device in LADDERS
+}
 
 
 def r1_cases(
@@ -434,7 +438,7 @@ def r1_cases(
     def fused(g):
         return squared_norm(g, impl="native")
 
-    compiled = torch.compile(squared_norm_ref, dynamic=False)
+    compiled = compile_reference(squared_norm_ref)
     element = torch.empty((), dtype=dtype).element_size()
     for shape in shapes or R1_SHAPES[device.type]:
         size = torch.Size(shape).numel() * element
@@ -475,9 +479,13 @@ def r1_cases(
         )
 
 
-# One training iteration of a preset: (batch, channels, R, R) and the preset. CPU: the default
-# digits run; GPU: StyleGAN2 at 256x256 (channel_base 16384, batch 32) on procedural shapes.
-TRAIN_SHAPES = {"cpu": [(32, 1, 16, 16)], "cuda": [(32, 3, 256, 256)]}
+# Training iterations per resolution: (batch, channels, R, R). CPU: the default digits preset
+# (`tiny`) at 8x8 and 16x16; GPU: StyleGAN2's 256x256 configuration (channel_base 16384,
+# batch 32) on procedural shapes at 64x64 to 256x256.
+TRAIN_SHAPES = {
+    "cpu": [(32, 1, 8, 8), (32, 1, 16, 16)],
+    "cuda": [(32, 3, 64, 64), (32, 3, 128, 128), (32, 3, 256, 256)],
+}
 
 
 def train_cases(
@@ -550,6 +558,10 @@ def train_cases(
             measure_memory=True,
             check_output=False,
             items_per_call=batch * iterations,
+            # One warm-up call (it compiles, for the compiled column) and the median of three
+            # timed calls of 16 iterations each.
+            max_warmup=1,
+            max_runs=3,
         )
 
 

@@ -43,6 +43,10 @@ class Case:
     measure_memory: bool = False
     check_output: bool = True  # compare the fused output with the eager one first
     items_per_call: int | None = None  # images per call, for a throughput (img/s)
+    # Caps on the warm-up and timed calls, for cases whose one call is already many steps (a
+    # training case's call is 16 iterations): the run's --warmup / --runs apply when smaller.
+    max_warmup: int | None = None
+    max_runs: int | None = None
 
 
 @dataclass
@@ -215,7 +219,12 @@ def run_case(
     for name in IMPLS:
         if name in case.impls:
             row.timings[name] = time_calls(
-                case.impls[name], input_sets, case.device, warmup, runs, max_seconds
+                case.impls[name],
+                input_sets,
+                case.device,
+                min(warmup, case.max_warmup or warmup),
+                min(runs, case.max_runs or runs),
+                max_seconds,
             )
     if case.measure_memory:
         peaks = {
@@ -280,6 +289,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
         "dtype",
         "params",
         "fused ms",
+        "IQR %",
         "eager ms",
         "compiled ms",
         "x eager",
@@ -293,6 +303,11 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
     def ms(row: Row, impl: str) -> str:
         t = row.timings.get(impl)
         return f"{t.median_ms:.3f}" if t else "-"
+
+    def spread(row: Row, impl: str) -> str:
+        # The interquartile range of the timed calls, in % of their median.
+        t = row.timings.get(impl)
+        return f"{100 * (t.p75_ms - t.p25_ms) / t.median_ms:.0f}" if t and t.median_ms else "-"
 
     def num(v: float | None, fmt: str) -> str:
         return format(v, fmt) if v is not None else "-"
@@ -310,6 +325,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
             row.dtype,
             row.params,
             ms(row, "fused"),
+            spread(row, "fused"),
             ms(row, "eager"),
             ms(row, "compiled"),
             num(row.speedup_vs_eager, ".2f"),
@@ -321,19 +337,7 @@ def format_table(rows: Sequence[Row], markdown: bool = False) -> str:
         ]
         for row in rows
     ]
-    if markdown:
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(line) + " |" for line in lines]
-        return "\n".join(out)
-    widths = [
-        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-        for i, h in enumerate(header)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" if i < 5 else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join(
-        [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-        + [fmt.format(*line) for line in lines]
-    )
+    return text_table(header, lines, left=5, markdown=markdown)
 
 
 class ResultsFileError(ValueError):

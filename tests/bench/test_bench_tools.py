@@ -295,3 +295,21 @@ def test_summarize_cuda_counts_kernels_once():
     assert shares == pytest.approx({"fastgan": 5 / 35, "convolution": 20 / 35, "other": 10 / 35})
     [op] = summary["fastgan_ops"]
     assert op["name"] == "fastgan::bias_act" and op["total_ms"] == pytest.approx(0.005)
+
+
+def test_default_shapes_are_stylegan2_feature_maps_per_resolution():
+    from fastgan.bench.cases import CASES, DEFAULT_SHAPES, ladder_shapes
+
+    # StyleGAN2's channels min(512, channel_base / R): the paper's network on the GPU (4 to
+    # 1024), its 256x256 configuration at batch 4 on the CPU (4 to 128).
+    assert DEFAULT_SHAPES["cuda"][0] == (32, 512, 4, 4)
+    assert DEFAULT_SHAPES["cuda"][-1] == (32, 32, 1024, 1024)
+    assert [s[2] for s in DEFAULT_SHAPES["cpu"]] == [4, 8, 16, 32, 64, 128]
+    assert DEFAULT_SHAPES["cpu"][-1] == (4, 128, 128, 128)
+    assert ladder_shapes("cpu", min_resolution=64) == [(4, 256, 64, 64), (4, 128, 128, 128)]
+    # Every op runs at every resolution of its ladder, forward and forward + backward.
+    device = torch.device("cpu")
+    shapes = {c.shape for c in CASES["bias_act"](device, torch.float32)}
+    assert shapes == set(DEFAULT_SHAPES["cpu"])
+    modes = [c.mode for c in CASES["upfirdn2d"](device, torch.float32)]
+    assert modes.count("fwd") == modes.count("fwd+bwd") == 3 * 5  # up, down, blur at 8..128
