@@ -63,20 +63,22 @@ void run_typed(const Call& call) {
   const int64_t C = call.C, HW = call.HW;
   const int64_t numel = call.x.numel();
 
-  // The run that starts at element i and ends at most at `end`.
-  const auto run_at = [&](int64_t i, int64_t end) {
-    Run<scalar_t> r{i, 0, nullptr, nullptr, nullptr, 1.0, 0.0, 0.0};
+  // Element i is (n, mid, inner) with sizes (N, M, I): (n, c, hw) for NCHW, (n, hw, c) for
+  // channels_last. A run is the rest of one `inner` row; the next starts at inner = 0, so the
+  // position advances without the integer divisions that cost more than a short run itself
+  // (a 4x4 plane is 16 elements).
+  const int64_t M = call.channels_last ? HW : C, I = call.channels_last ? C : HW;
+  const auto run_at = [&](int64_t i, int64_t end, int64_t n, int64_t mid, int64_t inner) {
+    Run<scalar_t> r{i, std::min(end - i, I - inner), nullptr, nullptr, nullptr, 1.0, 0.0, 0.0};
     if (!call.channels_last) {
-      const int64_t plane = i / HW, hw = i % HW, n = plane / C, c = plane % C;
-      r.count = std::min(end - i, HW - hw);
+      const int64_t c = mid, hw = inner, plane = n * C + c;
       if (scale) r.scale_value = static_cast<double>(scale[plane]);
       if (b) r.bias_value = static_cast<double>(b[c]);
       if (noise) {
         r.noise = noise + n * call.noise_batch_stride + (call.noise_per_channel ? c * HW : 0) + hw;
       }
     } else {
-      const int64_t pixel = i / C, c = i % C, n = pixel / HW, hw = pixel % HW;
-      r.count = std::min(end - i, C - c);
+      const int64_t hw = mid, c = inner;
       if (scale) r.scale = scale + n * C + c;
       if (b) r.bias = b + c;
       if (noise && call.noise_per_channel) {
@@ -91,34 +93,66 @@ void run_typed(const Call& call) {
   at::parallel_for(0, numel, kGrain, [&](int64_t begin, int64_t end) {
     opmath_t x_buf[kBlock], z_buf[kBlock], s_buf[kBlock], n_buf[kBlock], b_buf[kBlock],
         g_buf[kBlock], out_buf[kBlock];
-    for (int64_t i = begin; i < end;) {
-      const Run<scalar_t> r = run_at(i, end);
-      for (int64_t j = 0; j < r.count; j += kBlock) {
-        const int64_t m = std::min(kBlock, r.count - j);
-        const int64_t at = r.offset + j;
-        const opmath_t* __restrict__ xs = as_opmath(x + at, x_buf, m);
-        opmath_t* __restrict__ z = z_buf;
+    int64_t inner = begin % I, mid = (begin / I) % M, n = begin / I / M;
+    // Blocks of up to kBlock elements. A block may hold several runs (a 4x4 plane is a run of
+    // 16): z and, then, a per-element bias are staged run by run and one apply_block finishes
+    // the block, since a call per short run cost more than its arithmetic.
+    for (int64_t at = begin; at < end;) {
+      const int64_t m = std::min(kBlock, end - at);
+      const opmath_t* __restrict__ xs = as_opmath(x + at, x_buf, m);
+      bool one_run = false;
+      opmath_t b_value = 0;
+      const scalar_t* run_bias = nullptr;
+      for (int64_t k0 = 0; k0 < m;) {
+        const Run<scalar_t> r = run_at(at + k0, at + m, n, mid, inner);
+        const int64_t len = r.count;
+        one_run = len == m;
+        const opmath_t* __restrict__ xr = xs + k0;
+        opmath_t* __restrict__ z = z_buf + k0;
         if (r.scale) {
-          const opmath_t* __restrict__ ss = as_opmath(r.scale + j, s_buf, m);
-          for (int64_t k = 0; k < m; ++k) z[k] = xs[k] * ss[k];
+          const opmath_t* __restrict__ ss = as_opmath(r.scale, s_buf + k0, len);
+          for (int64_t k = 0; k < len; ++k) z[k] = xr[k] * ss[k];
         } else {
-          const opmath_t s = static_cast<opmath_t>(r.scale_value);
-          for (int64_t k = 0; k < m; ++k) z[k] = xs[k] * s;
+          const opmath_t sv = static_cast<opmath_t>(r.scale_value);
+          for (int64_t k = 0; k < len; ++k) z[k] = xr[k] * sv;
         }
         if (r.noise) {
-          const opmath_t* __restrict__ ns = as_opmath(r.noise + j, n_buf, m);
-          for (int64_t k = 0; k < m; ++k) z[k] += ns[k];
+          const opmath_t* __restrict__ ns = as_opmath(r.noise, n_buf + k0, len);
+          for (int64_t k = 0; k < len; ++k) z[k] += ns[k];
         } else if (r.noise_value != 0.0) {
           const opmath_t v = static_cast<opmath_t>(r.noise_value);
-          for (int64_t k = 0; k < m; ++k) z[k] += v;
+          for (int64_t k = 0; k < len; ++k) z[k] += v;
         }
-        const opmath_t* bs = r.bias ? as_opmath(r.bias + j, b_buf, m) : nullptr;
-        const opmath_t* gs = grad ? as_opmath(grad + at, g_buf, m) : nullptr;
-        opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + at) : out_buf;
-        apply_block(p, gs, z_buf, bs, static_cast<opmath_t>(r.bias_value), os, m);
-        if constexpr (!kSameType) at::vec::convert(out_buf, out + at, m);
+        b_value = static_cast<opmath_t>(r.bias_value);
+        run_bias = r.bias;
+        if (b && !one_run) {
+          opmath_t* __restrict__ bb = b_buf + k0;
+          if (r.bias) {
+            at::vec::convert(r.bias, bb, len);
+          } else {
+            for (int64_t k = 0; k < len; ++k) bb[k] = b_value;
+          }
+        }
+        k0 += len;
+        inner += len;
+        if (inner == I) {
+          inner = 0;
+          if (++mid == M) mid = 0, ++n;
+        }
       }
-      i += r.count;
+      // The bias: staged per element, or for a block that is one run, that run's bias vector
+      // (channels_last) or value (NCHW).
+      const opmath_t* bs = nullptr;
+      if (b && !one_run) {
+        bs = b_buf;
+      } else if (run_bias) {
+        bs = as_opmath(run_bias, b_buf, m);
+      }
+      const opmath_t* gs = grad ? as_opmath(grad + at, g_buf, m) : nullptr;
+      opmath_t* os = kSameType ? reinterpret_cast<opmath_t*>(out + at) : out_buf;
+      apply_block(p, gs, z_buf, bs, b_value, os, m);
+      if constexpr (!kSameType) at::vec::convert(out_buf, out + at, m);
+      at += m;
     }
   });
 }
