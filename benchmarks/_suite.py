@@ -40,4 +40,9 @@ def run_case(benchmark, case, impl: str) -> None:
 
     shape = "x".join(map(str, case.shape))
     benchmark.group = f"{case.op} {case.mode} {case.params} {shape} {case.dtype} {case.device}"
-    benchmark.pedantic(call, warmup_rounds=3, rounds=20, iterations=1)
+    benchmark.pedantic(
+        call,
+        warmup_rounds=min(3, case.max_warmup or 3),
+        rounds=min(20, case.max_runs or 20),
+        iterations=1,
+    )

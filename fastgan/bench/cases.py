@@ -119,10 +119,16 @@ def upfirdn2d_cases(
     (a 4x4 2-D filter after setup_filter), as in every StyleGAN2 block."""
     f = setup_filter([1, 3, 3, 1], device=device)
     element = torch.empty((), dtype=dtype).element_size()
+    on_ladder = not shapes
     for shape in shapes or ladder_shapes(device.type, min_resolution=8):
         if len(shape) != 4:
             raise ValueError(f"upfirdn2d: expected a shape N x C x H x W, got {shape}")
         for name, resample in (("up2", upsample2d), ("down2", downsample2d), ("blur", filter2d)):
+            # On the ladder each row is the layer of resolution R: upsampling into R (from R/2),
+            # downsampling from R, blurring at R. A --shape is the input of all three.
+            x_shape = shape
+            if on_ladder and name == "up2":
+                x_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)
 
             def fused(x, resample=resample):
                 return resample(x, f, impl="native")
@@ -132,21 +138,22 @@ def upfirdn2d_cases(
 
             compiled = compile_reference(eager)
             scale = {"up2": 4, "down2": 0.25, "blur": 1}[name]
-            size_in = torch.Size(shape).numel() * element
+            size_in = torch.Size(x_shape).numel() * element
             size_out = int(size_in * scale)
 
-            def inputs(requires_grad: bool, shape=shape, scale=scale) -> tuple:
-                x = torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+            def inputs(requires_grad: bool, x_shape=x_shape, scale=scale) -> tuple:
+                x = torch.randn(x_shape, device=device, dtype=dtype, requires_grad=requires_grad)
                 if not requires_grad:
                     return (x,)
-                out_shape = (*shape[:2], int(shape[2] * scale**0.5), int(shape[3] * scale**0.5))
+                side = scale**0.5
+                out_shape = (*x_shape[:2], int(x_shape[2] * side), int(x_shape[3] * side))
                 return (x, torch.randn(out_shape, device=device, dtype=dtype))
 
             params = f"{name},4-tap"
             yield Case(
                 "upfirdn2d",
                 "fwd",
-                shape,
+                x_shape,
                 dtype,
                 device,
                 lambda inputs=inputs: inputs(False),
@@ -162,7 +169,7 @@ def upfirdn2d_cases(
             yield Case(
                 "upfirdn2d",
                 "fwd+bwd",
-                shape,
+                x_shape,
                 dtype,
                 device,
                 lambda inputs=inputs: inputs(True),
@@ -422,9 +429,10 @@ def minibatch_discrimination_cases(
         )
 
 
-# R1 on the real images of every resolution of the ladder: [N, 3, R, R].
+# R1 on a batch of 32 real images (the training batch of every preset) at every resolution of the
+# ladder from 16x16: [32, 3, R, R].
 R1_SHAPES = {
-    device: [(n, 3, r, r) for n, _, r, _ in ladder_shapes(device, min_resolution=16)]
+    device: [(32, 3, r, r) for _, _, r, _ in ladder_shapes(device, min_resolution=16)]
     for device in LADDERS
 }
 
