@@ -37,8 +37,12 @@ def test_far_apart_sets_give_zero_zero():
 def test_blocked_equals_unblocked_and_reference(k):
     # Small integer features: every distance is exact in float32 and in float64, so the blocked,
     # unblocked and brute-force results agree exactly, ties included.
+    # A cluster of 10 real samples far from every fake one, and one of 10 fake samples far from
+    # every real one, keep both figures strictly between 0 and 1 whatever the random draw.
     real = torch.randint(-3, 4, (230, 12)).float()
     fake = torch.randint(-3, 4, (170, 12)).float() + (torch.rand(170, 1) < 0.3).float() * 2
+    real[:10] += 100
+    fake[:10] -= 100
     unblocked = precision_recall(real, fake, k=k, block_size=100_000)
     assert 0 < unblocked[0] < 1 and 0 < unblocked[1] < 1
     for block_size in (1, 7, 64, 229):
