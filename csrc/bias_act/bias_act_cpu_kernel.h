@@ -40,21 +40,28 @@ constexpr int64_t kShortRun = 64;
 constexpr int64_t kMaxPeriod = 1 << 16;
 
 // Calls body(offset, count, channel, bias_is_vector) for the runs of [begin, end) on which the
-// bias is one value (bias_is_vector = false) or the contiguous slice b[channel:] (true).
+// bias is one value (bias_is_vector = false) or the contiguous slice b[channel:] (true). The
+// position is found by division once and then advanced run by run.
 template <typename F>
 void for_each_run(const ChannelLayout& layout, int64_t begin, int64_t end, F&& body) {
-  int64_t i = begin;
-  while (i < end) {
-    int64_t channel, count;
-    if (layout.inner == 1) {
-      channel = i % layout.channels;
-      count = std::min(end - i, layout.channels - channel);
-    } else {
-      channel = (i / layout.inner) % layout.channels;
-      count = std::min(end - i, layout.inner - i % layout.inner);
+  if (layout.inner == 1) {
+    int64_t channel = begin % layout.channels;
+    for (int64_t i = begin; i < end;) {
+      const int64_t count = std::min(end - i, layout.channels - channel);
+      body(i, count, channel, true);
+      i += count;
+      channel = 0;
     }
-    body(i, count, channel, layout.inner == 1);
+    return;
+  }
+  int64_t channel = (begin / layout.inner) % layout.channels;
+  int64_t pos = begin % layout.inner;
+  for (int64_t i = begin; i < end;) {
+    const int64_t count = std::min(end - i, layout.inner - pos);
+    body(i, count, channel, false);
     i += count;
+    pos = 0;
+    if (++channel == layout.channels) channel = 0;
   }
 }
 
