@@ -58,7 +58,9 @@ def extension():
     cuda = with_cuda()
     # Every baseline-ISA source links before every *_avx2.cpp: the linker keeps the first copy of
     # an inline function that several files define, which must be a baseline one.
-    cpu = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp"))
+    cpu = sorted(
+        glob.glob("csrc/*.cpp") + glob.glob("csrc/*/*_cpu*.cpp") + glob.glob("csrc/*/*_autograd.cpp")
+    )
     sources = [s for s in cpu if not s.endswith("_avx2.cpp")]
     sources += [s for s in cpu if s.endswith("_avx2.cpp")]
     # -fopenmp: at::parallel_for is inline OpenMP code (libgomp resolves to the one torch loaded).

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from fastgan import _native
-from fastgan.ops._dispatch import Dispatch, check_float_dtype, sum_except
+from fastgan.ops._dispatch import Dispatch, check_float_dtype
 
 __all__ = ["ACTIVATIONS", "bias_act", "bias_act_ref"]
 
@@ -40,10 +40,6 @@ ACTIVATIONS: dict[str, Activation] = {
     "swish": Activation(lambda x, _: F.silu(x), 0.0, math.sqrt(2)),
     "gelu": Activation(lambda x, _: F.gelu(x), 0.0, 1.0),
 }
-
-# Derivatives of the activations are implemented up to this order (kMaxOrder in
-# csrc/bias_act/bias_act.h): gradients of bias_act up to third order.
-MAX_ORDER = 3
 
 _DISPATCH = Dispatch("bias_act")
 
@@ -166,47 +162,8 @@ def bias_act(
     return _reference(x, b, dim, act, alpha, gain, clamp)
 
 
-def _bias_act_setup_context(ctx, inputs, output):
-    x, b, *args = inputs
-    ctx.save_for_backward(x, b)
-    ctx.args = args
-
-
-def _bias_act_backward(ctx, grad):
-    x, b = ctx.saved_tensors
-    dim = ctx.args[0]
-    grad_x = torch.ops.fastgan.bias_act_backward(grad, x, b, *ctx.args, 1)
-    grad_b = sum_except(grad_x, dim) if b is not None and ctx.needs_input_grad[1] else None
-    return (grad_x if ctx.needs_input_grad[0] else None, grad_b, None, None, None, None, None)
-
-
-def _backward_setup_context(ctx, inputs, output):
-    grad, x, b, *args, order = inputs
-    ctx.save_for_backward(grad, x, b)
-    ctx.args = args
-    ctx.order = order
-
-
-def _backward_backward(ctx, grad_out):
-    # out = grad * f^(k)(x + b) * gain * mask: linear in grad, and d/dx is the order k+1 backward.
-    grad, x, b = ctx.saved_tensors
-    need_grad, need_x, need_b = ctx.needs_input_grad[:3]
-    dim, order = ctx.args[0], ctx.order
-    d_grad = d_x = d_b = None
-    if need_grad:
-        d_grad = torch.ops.fastgan.bias_act_backward(grad_out, x, b, *ctx.args, order)
-    if need_x or need_b:
-        if order >= MAX_ORDER:
-            raise NotImplementedError(
-                f"bias_act: gradients of order {order + 1} are not implemented "
-                f"(up to {MAX_ORDER} are)"
-            )
-        d_x = torch.ops.fastgan.bias_act_backward(grad_out * grad, x, b, *ctx.args, order + 1)
-        if need_b and b is not None:
-            d_b = sum_except(d_x, dim)
-    return (d_grad, d_x if need_x else None, d_b, None, None, None, None, None, None)
-
-
+# Autograd of both ops is registered in C++ (csrc/bias_act/bias_act_autograd.cpp): a Python
+# autograd.Function per call cost more than the kernel at StyleGAN's small resolutions.
 if _native.loaded():
 
     @torch.library.register_fake("fastgan::bias_act")
@@ -216,10 +173,3 @@ if _native.loaded():
     @torch.library.register_fake("fastgan::bias_act_backward")
     def _bias_act_backward_fake(grad, x, b, dim, act, alpha, gain, clamp, order):
         return torch.empty_like(x)
-
-    torch.library.register_autograd(
-        "fastgan::bias_act", _bias_act_backward, setup_context=_bias_act_setup_context
-    )
-    torch.library.register_autograd(
-        "fastgan::bias_act_backward", _backward_backward, setup_context=_backward_setup_context
-    )

@@ -3,7 +3,7 @@
     out[n] = sum over x[n, ...] of x²
 
 One pass over x (stock PyTorch: a square, then a reduction). Its gradient, 2 x grad[n], is
-written in PyTorch ops, so it is differentiable again (penalties differentiate through it).
+written in ATen ops, so it is differentiable again (penalties differentiate through it).
 """
 
 from __future__ import annotations
@@ -50,23 +50,9 @@ def squared_norm(x: torch.Tensor, impl: str = "auto") -> torch.Tensor:
     return _reference(x)
 
 
-def _setup_context(ctx, inputs, output):
-    (x,) = inputs
-    ctx.save_for_backward(x)
-
-
-def _backward(ctx, grad):
-    (x,) = ctx.saved_tensors
-    # One pass over x: the per-sample factor 2 * grad[n] is applied by broadcasting.
-    return x * (2 * grad).to(x.dtype).reshape([-1] + [1] * (x.ndim - 1))
-
-
+# Autograd is registered in C++ (csrc/squared_norm/squared_norm_autograd.cpp), like bias_act's.
 if _native.loaded():
 
     @torch.library.register_fake("fastgan::squared_norm")
     def _squared_norm_fake(x):
         return x.new_empty(x.shape[0], dtype=_result_dtype(x))
-
-    torch.library.register_autograd(
-        "fastgan::squared_norm", _backward, setup_context=_setup_context
-    )

@@ -13,8 +13,8 @@ import torch
 
 from fastgan import _native
 from fastgan.ops._dispatch import Dispatch, memory_format_of
-from fastgan.ops.bias_act import MAX_ORDER, _reference
 from fastgan.ops.bias_act import _check_args as _check_bias_act_args
+from fastgan.ops.bias_act import _reference
 
 __all__ = ["styled_bias_act", "styled_bias_act_ref"]
 
@@ -124,86 +124,12 @@ def styled_bias_act(
     return _reference(_pre_activation(x, scale, noise), b, 1, act, alpha, gain, clamp)
 
 
-def _grad_z(grad, x, scale, noise, b, args, order):
-    """(dL/dz, whether it is a new tensor this code may overwrite) for the order-k backward."""
-    act, _, gain, clamp = args
-    if act == "linear" and clamp < 0 and order == 1:
-        # f' = 1: no kernel pass for a pure scale / noise layer (the input modulation).
-        return (grad if gain == 1 else grad * gain), gain != 1
-    return torch.ops.fastgan.styled_bias_act_backward(grad, x, scale, noise, b, *args, order), True
-
-
-def _input_grads(grad_z, owned, x, scale, noise, b, needs):
-    """Gradients with respect to (x, scale, noise, b) from the gradient with respect to z."""
-    need_x, need_scale, need_noise, need_b = needs
-    grad_x = grad_scale = grad_noise = grad_b = None
-    if need_scale and scale is not None:
-        # One pass over grad_z and x, without their [N, C, H, W] product.
-        grad_scale = torch.einsum("nchw,nchw->nc", grad_z, x)
-    if need_noise and noise is not None:
-        grad_noise = grad_z.sum_to_size(noise.shape)
-    if need_b and b is not None:
-        grad_b = grad_z.sum(dim=(0, 2, 3))
-    if need_x:
-        if scale is None:
-            grad_x = grad_z
-        elif owned and not torch.is_grad_enabled() and grad_noise is not grad_z:
-            # Last use of grad_z (no double backward records it): scale it in place.
-            grad_x = grad_z.mul_(scale[:, :, None, None])
-        else:
-            grad_x = grad_z * scale[:, :, None, None]
-    if grad_noise is not None and grad_noise is grad_x:  # two inputs must not share one tensor
-        grad_noise = grad_noise.clone()
-    return grad_x, grad_scale, grad_noise, grad_b
-
-
-def _setup_context(ctx, inputs, output):
-    x, scale, noise, b, *args = inputs
-    ctx.save_for_backward(x, scale, noise, b)
-    ctx.args = args
-
-
-def _backward(ctx, grad):
-    x, scale, noise, b = ctx.saved_tensors
-    grad_z, owned = _grad_z(grad, x, scale, noise, b, ctx.args, 1)
-    needs = ctx.needs_input_grad[:4]
-    return (*_input_grads(grad_z, owned, x, scale, noise, b, needs),) + (None,) * 4
-
-
-def _backward_setup_context(ctx, inputs, output):
-    grad, x, scale, noise, b, *args, order = inputs
-    ctx.save_for_backward(grad, x, scale, noise, b)
-    ctx.args = args
-    ctx.order = order
-
-
-def _backward_backward(ctx, grad_out):
-    # out = grad * f^(k)(z) * gain * mask: linear in grad; d/dz is the order k+1 backward.
-    grad, x, scale, noise, b = ctx.saved_tensors
-    needs = ctx.needs_input_grad
-    d_grad = None
-    if needs[0]:
-        d_grad = torch.ops.fastgan.styled_bias_act_backward(
-            grad_out, x, scale, noise, b, *ctx.args, ctx.order
-        )
-    rest = (None, None, None, None)
-    if any(needs[1:5]):
-        if ctx.order >= MAX_ORDER:
-            raise NotImplementedError(
-                f"{_OP}: gradients of order {ctx.order + 1} are not implemented "
-                f"(up to {MAX_ORDER} are)"
-            )
-        grad_z = torch.ops.fastgan.styled_bias_act_backward(
-            grad_out * grad, x, scale, noise, b, *ctx.args, ctx.order + 1
-        )
-        rest = _input_grads(grad_z, True, x, scale, noise, b, needs[1:5])
-    return (d_grad, *rest) + (None,) * 5
-
-
 def _output_like(x: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(x, memory_format=memory_format_of(x))
 
 
+# Autograd of both ops is registered in C++ (csrc/styled_bias_act/styled_bias_act_autograd.cpp),
+# like bias_act's.
 if _native.loaded():
 
     @torch.library.register_fake("fastgan::styled_bias_act")
@@ -213,12 +139,3 @@ if _native.loaded():
     @torch.library.register_fake("fastgan::styled_bias_act_backward")
     def _styled_bias_act_backward_fake(grad, x, scale, noise, b, act, alpha, gain, clamp, order):
         return _output_like(x)
-
-    torch.library.register_autograd(
-        "fastgan::styled_bias_act", _backward, setup_context=_setup_context
-    )
-    torch.library.register_autograd(
-        "fastgan::styled_bias_act_backward",
-        _backward_backward,
-        setup_context=_backward_setup_context,
-    )
