@@ -8,6 +8,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 
 import torch
@@ -126,6 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             for case in CASES[op](device, dtype, shapes=args.shape):
                 label = f"{case.op} {case.mode} {'x'.join(map(str, case.shape))} {dtype}"
                 print(f"  timing {label} ...", file=sys.stderr, flush=True)
+                started = time.perf_counter()
                 row = run_case(
                     case,
                     warmup=args.warmup,
@@ -139,6 +141,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
                         f"by {row.rel_error_vs_eager:.3g} (relative norm); its timing is suspect",
                         file=sys.stderr,
                     )
+                ratio = f", {row.speedup_vs_eager:.2f}x eager" if row.speedup_vs_eager else ""
+                print(
+                    f"    {time.perf_counter() - started:.1f} s{ratio}", file=sys.stderr, flush=True
+                )
                 rows.append(row)
     print(format_table(rows))
     if args.json:
