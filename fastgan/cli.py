@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=50, help="timed calls per implementation")
     bench.add_argument("--warmup", type=int, default=5, help="untimed calls first")
     bench.add_argument(
-        "--max-seconds", type=float, default=2.0, help="time budget per implementation and row"
+        "--max-seconds", type=float, default=1.5, help="time budget per implementation and row"
     )
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON")
     bench.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")

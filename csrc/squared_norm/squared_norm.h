@@ -34,10 +34,12 @@ at::Tensor entry(const at::Tensor& x) {
   const at::Tensor xs = blocks ? x : x.contiguous();
   const int64_t chunks = std::max<int64_t>(1, (per_sample + kChunk - 1) / kChunk);
   const at::ScalarType acc = dtype == at::kDouble ? at::kDouble : at::kFloat;
-  at::Tensor partials = at::empty({N, chunks}, x.options().dtype(acc));
-  if (N == 0 || per_sample == 0) return partials.sum(1).zero_();
+  // One chunk per sample (up to kChunk elements): the partials are the result, without a sum.
+  const auto options = x.options().dtype(acc);
+  at::Tensor partials = chunks == 1 ? at::empty({N}, options) : at::empty({N, chunks}, options);
+  if (N == 0 || per_sample == 0) return (chunks == 1 ? partials : partials.sum(1)).zero_();
   Partials(xs, partials, per_sample, chunks);
-  return partials.sum(1);
+  return chunks == 1 ? partials : partials.sum(1);
 }
 
 }  // namespace fastgan::squared_norm

@@ -16,7 +16,11 @@ void partials_cpu(const at::Tensor& x, const at::Tensor& partials, int64_t per_s
     const scalar_t* xp = x.const_data_ptr<scalar_t>();
     acc_t* out = partials.mutable_data_ptr<acc_t>();
     const int64_t stride = x.stride(0);
-    at::parallel_for(0, x.size(0) * chunks, 1, [&](int64_t begin, int64_t end) {
+    // Threads only for more than kInline elements: below that the parallel region costs more
+    // than the sum (r1 on 32 x 3 x 16 x 16 gradients).
+    constexpr int64_t kInline = 1 << 16;
+    const int64_t grain = std::max<int64_t>(1, kInline / std::min(kChunk, per_sample));
+    at::parallel_for(0, x.size(0) * chunks, grain, [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t n = task / chunks, first = (task % chunks) * kChunk;
         const int64_t count = std::min(kChunk, per_sample - first);

@@ -100,17 +100,20 @@ def time_calls(
     warmup: int,
     runs: int,
     max_seconds: float,
+    min_warmup: int = 2,
+    min_runs: int = 5,
 ) -> Timing:
     """Median time of `fn` over `runs` calls after `warmup`, rotating through `input_sets`.
 
-    Stops early (after at least 5 calls) when `max_seconds` have been spent timing, and ends
-    the warm-up after 2 calls (the first compiles, for torch.compile) when it has taken as long.
+    Stops early (after at least `min_runs` calls) when `max_seconds` have been spent timing, and
+    ends the warm-up after `min_warmup` calls when it has taken as long (2 for torch.compile,
+    whose first call compiles).
     """
     warm_start = time.perf_counter()
     for i in range(warmup):
         fn(input_sets[i % len(input_sets)])
         synchronize(device)
-        if i >= 1 and time.perf_counter() - warm_start > max_seconds:
+        if i + 1 >= min_warmup and time.perf_counter() - warm_start > max_seconds:
             break
     times: list[float] = []
     budget_start = time.perf_counter()
@@ -127,7 +130,7 @@ def time_calls(
             t0 = time.perf_counter()
             fn(inputs)
             times.append((time.perf_counter() - t0) * 1e3)
-        if len(times) >= 5 and time.perf_counter() - budget_start > max_seconds:
+        if len(times) >= min_runs and time.perf_counter() - budget_start > max_seconds:
             break
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     return Timing(statistics.median(times), q[0], q[2], len(times))
@@ -225,6 +228,10 @@ def run_case(
                 min(warmup, case.max_warmup or warmup),
                 min(runs, case.max_runs or runs),
                 max_seconds,
+                # Calls slower than the budget: one warm-up call (two to compile) and three
+                # timed ones, so that `bench all` stays within minutes on a small CPU.
+                min_warmup=2 if name == "compiled" else 1,
+                min_runs=3,
             )
     if case.measure_memory:
         peaks = {
