@@ -20,6 +20,21 @@ void partials_cpu(const at::Tensor& x, const at::Tensor& partials, int64_t per_s
     // than the sum (r1 on 32 x 3 x 16 x 16 gradients).
     constexpr int64_t kInline = 1 << 16;
     const int64_t grain = std::max<int64_t>(1, kInline / std::min(kChunk, per_sample));
+    if (chunks == 1 && per_sample < 64) {
+      // Many short samples (the [O * I, kh * kw] energy of a convolution weight): one row after
+      // another, without the division per task of the general loop below.
+      at::parallel_for(0, x.size(0), grain, [&](int64_t begin, int64_t end) {
+        const scalar_t* src = xp + begin * stride;
+        for (int64_t n = begin; n < end; ++n, src += stride) {
+          acc_t total = 0;
+          for (int64_t i = 0; i < per_sample; ++i) {
+            total += static_cast<acc_t>(src[i]) * static_cast<acc_t>(src[i]);
+          }
+          out[n] = total;
+        }
+      });
+      return;
+    }
     at::parallel_for(0, x.size(0) * chunks, grain, [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
         const int64_t n = task / chunks, first = (task % chunks) * kChunk;

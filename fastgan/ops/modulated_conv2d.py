@@ -15,6 +15,7 @@ import math
 import torch
 
 from fastgan.ops.conv2d_resample import conv2d_resample
+from fastgan.ops.squared_norm import squared_norm
 from fastgan.ops.styled_bias_act import styled_bias_act
 from fastgan.ops.upfirdn2d import IntOrPair
 
@@ -48,11 +49,18 @@ def _check_args(x, weight, styles, noise):
             raise ValueError(f"{_OP}: expected {name} on {x.device} (x's device), got {t.device}")
 
 
-def demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+def demodulation(weight: torch.Tensor, styles: torch.Tensor, impl: str = "auto") -> torch.Tensor:
     """d[n, o] = rsqrt(sum_{i,k} (weight[o, i, k] * styles[n, i])^2 + 1e-8), as ``[N, O]``,
-    computed in at least float32."""
+    computed in at least float32. ``impl``: 'ref' squares the weight with stock PyTorch ops;
+    otherwise fastgan's :func:`squared_norm` sums each kernel's squares in one pass, without the
+    ``[O, I, kh, kw]`` tensor of squares (and without its backward's, which cost more)."""
     dtype = torch.promote_types(weight.dtype, torch.float32)
-    energy = weight.to(dtype).square().sum(dim=(2, 3))  # [O, I]
+    out_channels, in_channels = weight.shape[:2]
+    if impl == "ref":
+        energy = weight.to(dtype).square().sum(dim=(2, 3))  # [O, I]
+    else:
+        per_kernel = weight.reshape(out_channels * in_channels, -1)
+        energy = squared_norm(per_kernel, impl=impl).reshape(out_channels, in_channels).to(dtype)
     return (styles.to(dtype).square() @ energy.t() + 1e-8).rsqrt()
 
 
@@ -85,7 +93,7 @@ def modulated_conv(
         w_max = w32.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-30)
         weight = (w32 / (w_max * fan_in)).to(weight.dtype)
         styles = (s32 / s32.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)).to(styles.dtype)
-    d = demodulation(weight, styles) if demodulate else None
+    d = demodulation(weight, styles, impl=impl) if demodulate else None
     kwargs = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
     if not fused_modconv:
         # Scale the input instead of the weights: one shared convolution for the whole batch.

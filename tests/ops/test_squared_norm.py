@@ -7,8 +7,9 @@ from fastgan.ops import squared_norm, squared_norm_ref
 from tests.conftest import DEVICES, TOLERANCE, rel_error
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
-# Small samples, samples of several 65536-element chunks (with a tail), one sample, 1-D.
-SHAPES = [(4, 3, 5, 7), (3, 2, 300, 251), (1, 3, 9, 9), (6,)]
+# Small samples, samples of several 65536-element chunks (with a tail), one sample, 1-D; and the
+# short-sample path (under 64 elements: a conv weight's kernels as rows), threaded and not.
+SHAPES = [(4, 3, 5, 7), (3, 2, 300, 251), (1, 3, 9, 9), (6,), (5, 63), (2, 64), (70000, 3, 3)]
 
 
 @pytest.mark.parametrize("device", DEVICES)
