@@ -10,6 +10,7 @@
 
 #include "../common/autograd.h"
 #include "bias_act.h"
+#include "bias_act_autograd.h"
 
 namespace fastgan::bias_act {
 namespace {
@@ -24,22 +25,18 @@ const auto& forward_op() { return op_handle<ForwardSig>("fastgan::bias_act"); }
 const auto& backward_op() { return op_handle<BackwardSig>("fastgan::bias_act_backward"); }
 
 // The non-tensor arguments shared by both ops, kept in the autograd context.
-struct Args {
+struct Args : ActArgs {
   int64_t dim;
-  std::string act;
-  double alpha, gain, clamp;
 
+  Args(int64_t dim, c10::string_view act, double alpha, double gain, double clamp)
+      : ActArgs{std::string(act), alpha, gain, clamp}, dim(dim) {}
   void save(AutogradContext* ctx) const {
+    ActArgs::save(ctx);
     ctx->saved_data["dim"] = dim;
-    ctx->saved_data["act"] = act;
-    ctx->saved_data["alpha"] = alpha;
-    ctx->saved_data["gain"] = gain;
-    ctx->saved_data["clamp"] = clamp;
   }
   static Args load(AutogradContext* ctx) {
-    return Args{ctx->saved_data["dim"].toInt(), ctx->saved_data["act"].toStringRef(),
-                ctx->saved_data["alpha"].toDouble(), ctx->saved_data["gain"].toDouble(),
-                ctx->saved_data["clamp"].toDouble()};
+    const ActArgs a = ActArgs::load(ctx);
+    return Args(ctx->saved_data["dim"].toInt(), a.act, a.alpha, a.gain, a.clamp);
   }
   at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& b,
                       int64_t order) const {
@@ -54,7 +51,7 @@ struct BiasAct : torch::autograd::Function<BiasAct> {
     at::AutoDispatchBelowADInplaceOrView guard;
     at::Tensor out = forward_op().call(x, b, dim, act, alpha, gain, clamp);
     ctx->save_for_backward({x, value_or_undefined(b)});
-    Args{dim, std::string(act), alpha, gain, clamp}.save(ctx);
+    Args(dim, act, alpha, gain, clamp).save(ctx);
     return out;
   }
 
@@ -77,7 +74,7 @@ struct BiasActBackward : torch::autograd::Function<BiasActBackward> {
     at::AutoDispatchBelowADInplaceOrView guard;
     at::Tensor out = backward_op().call(grad, x, b, dim, act, alpha, gain, clamp, order);
     ctx->save_for_backward({grad, x, value_or_undefined(b)});
-    Args{dim, std::string(act), alpha, gain, clamp}.save(ctx);
+    Args(dim, act, alpha, gain, clamp).save(ctx);
     ctx->saved_data["order"] = order;
     return out;
   }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "../bias_act/bias_act.h"
+#include "../bias_act/bias_act_autograd.h"
 #include "../common/autograd.h"
 
 namespace fastgan::styled_bias_act {
@@ -36,20 +37,10 @@ struct Inputs {
   at::Tensor x, scale, noise, b;
 };
 
-struct Args {
-  std::string act;
-  double alpha, gain, clamp;
-
-  void save(AutogradContext* ctx) const {
-    ctx->saved_data["act"] = act;
-    ctx->saved_data["alpha"] = alpha;
-    ctx->saved_data["gain"] = gain;
-    ctx->saved_data["clamp"] = clamp;
-  }
-  static Args load(AutogradContext* ctx) {
-    return Args{ctx->saved_data["act"].toStringRef(), ctx->saved_data["alpha"].toDouble(),
-                ctx->saved_data["gain"].toDouble(), ctx->saved_data["clamp"].toDouble()};
-  }
+// The activation arguments of both ops, kept in the autograd context.
+struct Args : bias_act::ActArgs {
+  explicit Args(const bias_act::ActArgs& a) : bias_act::ActArgs(a) {}
+  static Args load(AutogradContext* ctx) { return Args(bias_act::ActArgs::load(ctx)); }
   at::Tensor backward(const at::Tensor& grad, const Inputs& in, int64_t order) const {
     return backward_op().call(grad, in.x, optional(in.scale), optional(in.noise), optional(in.b),
                               act, alpha, gain, clamp, order);
@@ -93,7 +84,7 @@ struct StyledBiasAct : torch::autograd::Function<StyledBiasAct> {
     at::Tensor out = forward_op().call(x, scale, noise, b, act, alpha, gain, clamp);
     ctx->save_for_backward(
         {x, value_or_undefined(scale), value_or_undefined(noise), value_or_undefined(b)});
-    Args{std::string(act), alpha, gain, clamp}.save(ctx);
+    bias_act::ActArgs{std::string(act), alpha, gain, clamp}.save(ctx);
     return out;
   }
 
@@ -129,7 +120,7 @@ struct StyledBiasActBackward : torch::autograd::Function<StyledBiasActBackward> 
     at::Tensor out = backward_op().call(grad, x, scale, noise, b, act, alpha, gain, clamp, order);
     ctx->save_for_backward({grad, x, value_or_undefined(scale), value_or_undefined(noise),
                             value_or_undefined(b)});
-    Args{std::string(act), alpha, gain, clamp}.save(ctx);
+    bias_act::ActArgs{std::string(act), alpha, gain, clamp}.save(ctx);
     ctx->saved_data["order"] = order;
     return out;
   }
