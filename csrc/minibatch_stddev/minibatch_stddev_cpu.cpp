@@ -12,15 +12,11 @@ namespace fastgan::minibatch_stddev {
 namespace {
 
 void forward(const at::Tensor& x, const at::Tensor& out, const Geometry& geo) {
-  if (use_avx2()) {
-    AVX2::forward(x, out, geo);
-  } else {
-    DEFAULT::forward(x, out, geo);
-  }
+  (use_avx2() ? AVX2::forward : DEFAULT::forward)(x, out, geo);
 }
 
 at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry& geo) {
-  return use_avx2() ? AVX2::backward(grad, x, geo) : DEFAULT::backward(grad, x, geo);
+  return (use_avx2() ? AVX2::backward : DEFAULT::backward)(grad, x, geo);
 }
 
 using CPUEntry = Entry<forward, backward, c10::DeviceType::CPU>;

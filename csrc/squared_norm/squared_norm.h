@@ -37,8 +37,11 @@ at::Tensor entry(const at::Tensor& x) {
   // One chunk per sample (up to kChunk elements): the partials are the result, without a sum.
   const auto options = x.options().dtype(acc);
   at::Tensor partials = chunks == 1 ? at::empty({N}, options) : at::empty({N, chunks}, options);
-  if (N == 0 || per_sample == 0) return (chunks == 1 ? partials : partials.sum(1)).zero_();
-  Partials(xs, partials, per_sample, chunks);
+  if (N > 0 && per_sample > 0) {
+    Partials(xs, partials, per_sample, chunks);
+  } else {
+    partials.zero_();
+  }
   return chunks == 1 ? partials : partials.sum(1);
 }
 
