@@ -45,6 +45,7 @@ class Case:
     items_per_call: int | None = None  # images per call, for a throughput (img/s)
     # Caps on the warm-up and timed calls, for cases whose one call is already many steps (a
     # training case's call is 16 iterations): the run's --warmup / --runs apply when smaller.
+    # torch.compile's first call (the compile) is never timed, whatever the cap.
     max_warmup: int | None = None
     max_runs: int | None = None
 
@@ -69,6 +70,7 @@ class Row:
     speedup_vs_compiled: float | None = None
     bytes_moved: int | None = None
     fused_gbps: float | None = None
+    copy_gbps: float | None = None  # the measured copy bandwidth that fused_pct_of_copy is of
     fused_pct_of_copy: float | None = None
     rel_error_vs_eager: float | None = None
     peak_memory_mib: dict[str, float] | None = None
@@ -100,25 +102,34 @@ def time_calls(
     warmup: int,
     runs: int,
     max_seconds: float,
-    min_warmup: int = 2,
+    min_warmup: int = 1,
     min_runs: int = 5,
+    warm: tuple[int, float] = (0, 0.0),
+    probe: PeakMemory | None = None,
 ) -> Timing:
     """Median time of `fn` over `runs` calls after `warmup`, rotating through `input_sets`.
 
-    Stops early (after at least `min_runs` calls) when `max_seconds` have been spent timing, and
-    ends the warm-up after `min_warmup` calls when it has taken as long (2 for torch.compile,
-    whose first call compiles).
+    The warm-up makes at least `min_warmup` untimed calls in all (the first call of
+    torch.compile compiles), counting the `warm` = (calls, seconds) already made on these
+    inputs, and more while it has taken under half of `max_seconds`. The timing stops early,
+    after at least `min_runs` calls, when `max_seconds` have been spent; the median of three or
+    more calls drops one slow straggler. `probe`, when given, measures the first timed call's
+    peak memory, outside its timed window.
     """
-    warm_start = time.perf_counter()
-    for i in range(warmup):
-        fn(input_sets[i % len(input_sets)])
+    done, spent = warm
+    warm_start = time.perf_counter() - spent
+    while done < warmup and (
+        done < min_warmup or time.perf_counter() - warm_start < max_seconds / 2
+    ):
+        fn(input_sets[done % len(input_sets)])
         synchronize(device)
-        if i + 1 >= min_warmup and time.perf_counter() - warm_start > max_seconds:
-            break
+        done += 1
     times: list[float] = []
     budget_start = time.perf_counter()
     for i in range(runs):
         inputs = input_sets[i % len(input_sets)]
+        if probe is not None and i == 0:
+            probe.start()
         if device.type == "cuda":
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -130,18 +141,50 @@ def time_calls(
             t0 = time.perf_counter()
             fn(inputs)
             times.append((time.perf_counter() - t0) * 1e3)
+        if probe is not None and i == 0:
+            probe.stop()
         if len(times) >= min_runs and time.perf_counter() - budget_start > max_seconds:
             break
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     return Timing(statistics.median(times), q[0], q[2], len(times))
 
 
-def copy_bandwidth_gbps(device: torch.device, nbytes: int = 1 << 30, runs: int = 20) -> float:
-    """Measured device-to-device copy bandwidth, counting bytes read plus bytes written."""
-    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).uniform_()
+def copy_bandwidth_gbps(
+    device: torch.device, nbytes: int = 1 << 30, runs: int = 20, max_seconds: float = 10.0
+) -> float:
+    """Measured copy bandwidth of an `nbytes` buffer on `device`, counting bytes read plus bytes
+    written."""
+    src = torch.empty(max(1, nbytes // 4), dtype=torch.float32, device=device).uniform_()
     dst = torch.empty_like(src)
-    timing = time_calls(lambda _: dst.copy_(src), [()], device, warmup=3, runs=runs, max_seconds=10)
-    return 2 * nbytes / (timing.median_ms * 1e-3) / 1e9
+    timing = time_calls(
+        lambda _: dst.copy_(src), [()], device, warmup=3, runs=runs, max_seconds=max_seconds
+    )
+    return 2 * src.numel() * 4 / (timing.median_ms * 1e-3) / 1e9
+
+
+# Bytes moved (read + written) per copy at which `fastgan bench` measures a CPU's copy bandwidth:
+# 64 KiB to 1 GiB, from the caches to DRAM.
+CPU_COPY_SIZES = tuple(1 << k for k in range(16, 31, 2))
+
+
+def copy_bandwidth_by_size(
+    device: torch.device, sizes: Sequence[int] = CPU_COPY_SIZES
+) -> dict[int, float]:
+    """The copy bandwidth (read + write, GB/s) per number of bytes a copy moves: on a CPU the
+    limit of a memory-bound kernel depends on whether its data fits in a cache."""
+    return {
+        size: copy_bandwidth_gbps(device, size // 2, runs=200, max_seconds=0.5) for size in sizes
+    }
+
+
+def copy_limit(copy_gbps: float | dict[int, float] | None, bytes_moved: int) -> float | None:
+    """The copy bandwidth a kernel moving `bytes_moved` bytes is compared with: the single
+    figure (GPU: one large copy, with the inputs rotated past L2), or the figure measured at the
+    nearest size on a log scale (CPU)."""
+    if not copy_gbps or isinstance(copy_gbps, float | int):
+        return copy_gbps or None
+    nearest = min(copy_gbps, key=lambda size: abs(math.log(size / bytes_moved)))
+    return copy_gbps[nearest]
 
 
 def input_sets_for(case: Case) -> list[tuple]:
@@ -174,28 +217,40 @@ def _status_mib(field: str) -> float:
     return int(line.split()[1]) / 1024
 
 
-def peak_memory_mib(
-    fn: Callable[[tuple], object], inputs: tuple, device: torch.device
-) -> float | None:
-    """The memory one call of `fn` takes at its peak beyond what was in use before, in MiB:
-    from the caching allocator's statistics on the GPU; on the CPU (Linux) from the process's
-    peak resident set size, reset first through /proc/self/clear_refs. None where neither is
-    available."""
-    synchronize(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        before = torch.cuda.memory_allocated(device)
-        fn(inputs)
-        synchronize(device)
-        return (torch.cuda.max_memory_allocated(device) - before) / 2**20
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets the peak resident set size (VmHWM) to the current one
-        before = _status_mib("VmRSS")
-        fn(inputs)
-        return max(0.0, _status_mib("VmHWM") - before)
-    except (OSError, StopIteration):
-        return None
+class PeakMemory:
+    """The memory one call takes at its peak beyond what was in use before it, in MiB, measured
+    between `start()` and `stop()`: from the caching allocator's statistics on the GPU; on the
+    CPU (Linux) from the process's peak resident set size, reset first through
+    /proc/self/clear_refs. `mib` stays None where neither is available."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.mib: float | None = None
+        self._before: float | None = None
+
+    def start(self) -> None:
+        synchronize(self.device)
+        self._before = None
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._before = torch.cuda.memory_allocated(self.device) / 2**20
+            return
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets the peak resident set size (VmHWM) to the current one
+            self._before = _status_mib("VmRSS")
+        except (OSError, StopIteration):
+            pass
+
+    def stop(self) -> None:
+        synchronize(self.device)
+        if self._before is None:
+            return
+        if self.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            peak = _status_mib("VmHWM")
+        self.mib = max(0.0, peak - self._before)
 
 
 def run_case(
@@ -203,9 +258,11 @@ def run_case(
     warmup: int = 5,
     runs: int = 50,
     max_seconds: float = 5.0,
-    copy_gbps: float | None = None,
+    copy_gbps: float | dict[int, float] | None = None,
 ) -> Row:
-    """Times every implementation of `case` side by side; checks the fused output first."""
+    """Times every implementation of `case` side by side; checks the fused output first.
+    `copy_gbps`: the device's measured copy bandwidth, one figure or one per bytes moved (see
+    :func:`copy_limit`), for the % of copy of memory-bound rows."""
     input_sets = input_sets_for(case)
     row = Row(
         case.op,
@@ -215,31 +272,43 @@ def run_case(
         case.params,
         bytes_moved=case.bytes_moved,
     )
+    # The output check's call of fused and eager on the first input set is their first warm-up
+    # call.
+    warm = {name: (0, 0.0) for name in case.impls}
     if "eager" in case.impls and case.check_output:
-        row.rel_error_vs_eager = relative_error(
-            case.impls["fused"](input_sets[0]), case.impls["eager"](input_sets[0])
-        )
+        outputs = {}
+        for name in ("fused", "eager"):
+            t0 = time.perf_counter()
+            outputs[name] = case.impls[name](input_sets[0])
+            synchronize(case.device)
+            warm[name] = (1, time.perf_counter() - t0)
+        row.rel_error_vs_eager = relative_error(outputs["fused"], outputs["eager"])
+        del outputs
+    peaks = {}
     for name in IMPLS:
         if name in case.impls:
+            probe = PeakMemory(case.device) if case.measure_memory else None
+            warmup_cap = warmup if case.max_warmup is None else min(warmup, case.max_warmup)
+            if name == "compiled":
+                warmup_cap = max(warmup_cap, 1)
             row.timings[name] = time_calls(
                 case.impls[name],
                 input_sets,
                 case.device,
-                min(warmup, case.max_warmup or warmup),
+                warmup_cap,
                 min(runs, case.max_runs or runs),
                 max_seconds,
-                # Calls slower than the budget: one warm-up call (two to compile) and three
-                # timed ones, so that `bench all` stays within minutes on a small CPU.
-                min_warmup=2 if name == "compiled" else 1,
+                # Calls slower than the budget: one warm-up call (the compile, for torch.compile)
+                # and three timed ones, so that `bench all` stays within minutes on a small CPU.
+                min_warmup=1,
                 min_runs=3,
+                warm=warm[name],
+                probe=probe,
             )
+            if probe is not None and probe.mib is not None:
+                peaks[name] = probe.mib
     if case.measure_memory:
-        peaks = {
-            name: peak_memory_mib(case.impls[name], input_sets[0], case.device)
-            for name in IMPLS
-            if name in case.impls
-        }
-        row.peak_memory_mib = {k: v for k, v in peaks.items() if v is not None} or None
+        row.peak_memory_mib = peaks or None
     fused = row.timings["fused"].median_ms
     if case.items_per_call:
         row.items_per_sec = {
@@ -251,13 +320,21 @@ def run_case(
         row.speedup_vs_compiled = row.timings["compiled"].median_ms / fused
     if case.bytes_moved:
         row.fused_gbps = case.bytes_moved / (fused * 1e-3) / 1e9
-        if copy_gbps:
-            row.fused_pct_of_copy = 100 * row.fused_gbps / copy_gbps
+        row.copy_gbps = copy_limit(copy_gbps, case.bytes_moved)
+        if row.copy_gbps:
+            row.fused_pct_of_copy = 100 * row.fused_gbps / row.copy_gbps
     return row
 
 
-def environment(device: torch.device, copy_gbps: float | None) -> dict[str, object]:
-    """Device, versions and date of a run, stored with its results."""
+def environment(
+    device: torch.device, copy_gbps: float | dict[int, float] | None
+) -> dict[str, object]:
+    """Device, versions and date of a run, stored with its results. `copy_gbps` is the measured
+    copy bandwidth: one figure, or one per bytes moved (CPU), of which the largest copy's is also
+    stored as the device's figure."""
+    by_size = copy_gbps if isinstance(copy_gbps, dict) else None
+    if by_size:
+        copy_gbps = by_size[max(by_size)]
     from fastgan import __version__, _native
 
     if device.type == "cuda":
@@ -280,6 +357,9 @@ def environment(device: torch.device, copy_gbps: float | None) -> dict[str, obje
         "python": platform.python_version(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "copy_bandwidth_gbps": copy_gbps,
+        "copy_bandwidth_gbps_by_bytes": (
+            {str(size): gbps for size, gbps in by_size.items()} if by_size else None
+        ),
     }
 
 

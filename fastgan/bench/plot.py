@@ -2,8 +2,8 @@
 
 - speedup.png: speed-up of the fused op over the eager reference and over torch.compile per
   row (log scale, 1x marked);
-- bandwidth.png: the memory-bound rows' % of the device's measured copy bandwidth (GPU runs), or
-  their GB/s where no copy bandwidth was measured (CPU runs);
+- bandwidth.png: the memory-bound rows' % of the device's measured copy bandwidth (on a CPU, of
+  a copy that moves as many bytes), or their GB/s for files without a copy bandwidth;
 - train.png: training img/s per resolution (the `train` rows), one line per implementation.
 
 matplotlib is optional (`pip install matplotlib`); figures are drawn with the Agg backend
@@ -84,9 +84,9 @@ def plot_speedup(entries: Sequence[Entry], path: str) -> bool:
 
 
 def plot_bandwidth(entries: Sequence[Entry], path: str) -> str | None:
-    """Roofline-style bars: % of the measured copy bandwidth per memory-bound row (GPU runs), or
-    GB/s where no row has a copy bandwidth (CPU runs). Returns what was plotted ("pct" or
-    "gbps"), or None (nothing written) when no row has either."""
+    """Roofline-style bars: % of the measured copy bandwidth per memory-bound row, or GB/s where
+    no row has a copy bandwidth (files from before CPU runs measured one). Returns what was
+    plotted ("pct" or "gbps"), or None (nothing written) when no row has either."""
     pct = [e for e in entries if e[1].get("fused_pct_of_copy") is not None]
     gbps = [e for e in entries if e[1].get("fused_gbps") is not None]
     if not pct and not gbps:
@@ -104,7 +104,10 @@ def plot_bandwidth(entries: Sequence[Entry], path: str) -> str | None:
     if kind == "pct":
         ax.axvline(100, color="black", linewidth=1, linestyle="--", label="copy bandwidth")
         ax.set_xlim(0, max(110, max(values) * 1.15))
-        ax.set_xlabel("fused op's bytes read + written per second, % of the measured copy")
+        ax.set_xlabel(
+            "fused op's bytes read + written per second, % of the measured copy bandwidth\n"
+            "(CPU: of a copy moving as many bytes, from the caches to DRAM)"
+        )
         ax.set_title(f"Memory-bound kernels: % of copy bandwidth ({_devices(chosen)})", fontsize=10)
         ax.legend(loc="best", fontsize=8)
     else:
@@ -112,7 +115,7 @@ def plot_bandwidth(entries: Sequence[Entry], path: str) -> str | None:
         ax.set_xlabel("fused op's bytes read + written per second (GB/s)")
         ax.set_title(
             f"Memory-bound kernels: GB/s ({_devices(chosen)})\n"
-            "CPU run: no copy bandwidth measured, so GB/s instead of % of copy bandwidth",
+            "no copy bandwidth in the file, so GB/s instead of % of copy bandwidth",
             fontsize=10,
         )
     fig.savefig(path, dpi=110)
@@ -186,7 +189,7 @@ def plot_results(paths: Sequence[str], out_dir: str) -> tuple[list[str], list[st
     if kind:
         written.append(path)
         if kind == "gbps":
-            notes.append("bandwidth.png shows GB/s: no row has a % of copy bandwidth (CPU run)")
+            notes.append("bandwidth.png shows GB/s: no row has a % of copy bandwidth")
     else:
         notes.append("bandwidth.png skipped: no row has GB/s or % of copy (no memory-bound op)")
     path = os.path.join(out_dir, "train.png")
@@ -203,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Draws PNG charts of `fastgan bench --json` files (needs matplotlib): speedup.png "
             "(fused vs eager and vs torch.compile per row), bandwidth.png (% of copy bandwidth "
-            "per memory-bound row, GB/s for CPU runs), train.png (img/s per resolution of the "
+            "per memory-bound row, or GB/s without one), train.png (img/s per resolution of the "
             "train rows). Several files are drawn together, their rows prefixed by file name."
         ),
     )

@@ -60,7 +60,25 @@ def test_bench_json_schema(bench_json):
             assert set(t) == {"median_ms", "p25_ms", "p75_ms", "runs"}
             assert t["median_ms"] > 0 and t["runs"] >= 1
         assert row["speedup_vs_eager"] > 0
+        # Memory-bound: GB/s and % of the copy bandwidth measured at the same bytes moved.
+        assert row["bytes_moved"] > 0 and row["fused_gbps"] > 0 and row["copy_gbps"] > 0
+        assert row["fused_pct_of_copy"] == pytest.approx(100 * row["fused_gbps"] / row["copy_gbps"])
+    by_bytes = data["environment"]["copy_bandwidth_gbps_by_bytes"]
+    assert [int(b) for b in by_bytes] == [1 << k for k in range(16, 31, 2)]
+    assert all(v > 0 for v in by_bytes.values())
+    assert data["environment"]["copy_bandwidth_gbps"] == by_bytes[str(1 << 30)]
     assert load_results(bench_json)["rows"] == rows
+
+
+def test_copy_limit_picks_the_nearest_size():
+    from fastgan.bench.harness import copy_limit
+
+    curve = {1 << 16: 100.0, 1 << 20: 50.0, 1 << 30: 10.0}
+    assert copy_limit(curve, 1 << 15) == 100.0
+    assert copy_limit(curve, 3 << 18) == 50.0  # 768 KiB: nearer 1 MiB than 64 KiB on a log scale
+    assert copy_limit(curve, 1 << 40) == 10.0
+    assert copy_limit(123.0, 1 << 20) == 123.0  # one figure (GPU)
+    assert copy_limit(None, 1 << 20) is None
 
 
 def test_compare_with_itself(bench_json, capsys):
@@ -127,10 +145,22 @@ def test_plot_writes_pngs(bench_json, tmp_path, capsys):
     assert main(["bench", "plot", bench_json, "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert_png(out_dir / "speedup.png")
-    assert_png(out_dir / "bandwidth.png")  # GB/s: a CPU run has no copy bandwidth
-    assert "GB/s" in out and "train.png skipped" in out
+    assert_png(out_dir / "bandwidth.png")  # % of the copy bandwidth at each row's size
+    assert "shows GB/s" not in out and "train.png skipped" in out
     assert not (out_dir / "train.png").exists()
     assert f"wrote {out_dir / 'speedup.png'}" in out
+
+
+def test_plot_gbps_without_copy_bandwidth(bench_json, tmp_path, capsys):
+    """A file whose rows have GB/s but no % of copy (an older CPU run) gets a GB/s chart."""
+    pytest.importorskip("matplotlib")
+    data = json.loads(open(bench_json).read())
+    for row in data["rows"]:
+        row["fused_pct_of_copy"] = row["copy_gbps"] = None
+    path = write_json(tmp_path / "old.json", data)
+    assert main(["bench", "plot", path, "--out", str(tmp_path / "plots")]) == 0
+    assert "bandwidth.png shows GB/s" in capsys.readouterr().out
+    assert_png(tmp_path / "plots" / "bandwidth.png")
 
 
 def test_plot_train_rows_and_copy_bandwidth(tmp_path, capsys):
@@ -313,3 +343,73 @@ def test_default_shapes_are_stylegan2_feature_maps_per_resolution():
     assert shapes == set(DEFAULT_SHAPES["cpu"])
     modes = [c.mode for c in CASES["upfirdn2d"](device, torch.float32)]
     assert modes.count("fwd") == modes.count("fwd+bwd") == 3 * 5  # up, down, blur at 8..128
+
+
+class CountingCall:
+    """A call that counts how often it ran and takes `seconds` each time."""
+
+    def __init__(self, seconds: float = 0.0):
+        self.seconds, self.calls = seconds, 0
+
+    def __call__(self, inputs):
+        import time
+
+        self.calls += 1
+        if self.seconds:
+            time.sleep(self.seconds)
+
+
+def test_time_calls_warmup_counts_earlier_calls_and_budget():
+    from fastgan.bench.harness import time_calls
+
+    cpu = torch.device("cpu")
+    # Calls already made (the output check) count: a slow call gets no more warm-up and the
+    # three timed calls.
+    fn = CountingCall(0.02)
+    t = time_calls(fn, [()], cpu, warmup=5, runs=50, max_seconds=0.01, min_runs=3, warm=(1, 0.02))
+    assert (fn.calls, t.runs) == (3, 3)
+    assert 15 < t.median_ms < 200
+    # Without earlier calls, at least min_warmup untimed calls, then the timed ones.
+    fn = CountingCall(0.02)
+    t = time_calls(fn, [()], cpu, warmup=5, runs=50, max_seconds=0.01, min_runs=3, min_warmup=2)
+    assert (fn.calls, t.runs) == (5, 3)
+    # A fast call warms up to the cap of `warmup` calls, and is timed `runs` times.
+    fn = CountingCall()
+    t = time_calls(fn, [()], cpu, warmup=4, runs=7, max_seconds=10.0)
+    assert (fn.calls, t.runs) == (11, 7)
+
+
+def test_run_case_compiled_is_warmed_and_memory_is_measured():
+    """A case capped at no warm-up still compiles untimed; peak memory comes from the first
+    timed call of each column."""
+    from fastgan.bench.harness import Case, run_case
+
+    calls = {name: CountingCall() for name in ("fused", "eager", "compiled")}
+
+    def make_impl(name):
+        def impl(inputs):
+            calls[name](inputs)
+            # 64 MiB touched and freed: the peak resident set grows by about that much.
+            return torch.ones(16 * 2**20)
+
+        return impl
+
+    case = Case(
+        "toy",
+        "fwd",
+        (4,),
+        torch.float32,
+        torch.device("cpu"),
+        lambda: (),
+        {name: make_impl(name) for name in calls},
+        measure_memory=True,
+        check_output=False,
+        max_warmup=0,
+        max_runs=3,
+    )
+    row = run_case(case, warmup=5, runs=50, max_seconds=0.0)
+    assert {name: c.calls for name, c in calls.items()} == {"fused": 3, "eager": 3, "compiled": 4}
+    assert all(t.runs == 3 for t in row.timings.values())
+    if row.peak_memory_mib is not None:  # Linux: /proc/self/clear_refs
+        assert set(row.peak_memory_mib) == {"fused", "eager", "compiled"}
+        assert all(40 < mib < 200 for mib in row.peak_memory_mib.values()), row.peak_memory_mib
