@@ -1,16 +1,20 @@
 // The upfirdn2d CPU kernel, compiled once per instruction set (namespace CPU_CAPABILITY, defined
 // by the including file). Work items are (plane, block of output rows), spread over threads with
-// at::parallel_for. Per item, the input rows it reads are converted to the compute type once into
-// a zero-padded buffer, split into `S` phases so that every read below is contiguous; each output
-// row is then a sum of contiguous multiply-adds (axpy) over the taps that contribute to it
-// (polyphase: taps that meet an inserted zero are never visited), accumulated into `P` phases of
-// the output row, and finally scaled by the gain and stored in the output's layout.
+// at::parallel_for.
 //
-// Along x, with g = gcd(up, down): outputs ox, ox + P, ox + 2P, ... (P = up / g) use the same taps
-// and read inputs S = down / g apart. Storing input index i at phase (i % S), position i / S, and
-// output ox at phase (ox % P), position ox / P, makes each (tap, phase) pair one contiguous axpy.
+// Polyphase along both axes: with g = gcd(up, down), outputs o, o + P, o + 2P, ... (P = up / g)
+// use the same taps and read inputs S = down / g apart. Per work item, the input rows it reads
+// are converted to the compute type once into a zero-padded buffer, rows and columns split into
+// S phases (input index i at phase i % S, position i / S) with a common row stride L. Outputs
+// are accumulated the same way, one region per (row phase, column phase), position m * L + q.
+// Every (tap, output phase) pair is then ONE contiguous multiply-add over the whole block,
+// (count_y - 1) * L + count_x long: the columns between rows are computed and never stored,
+// which trades a little arithmetic for long vectorised loops instead of many short ones. Up to
+// four taps go into each pass over a destination.
 //
-// A 1-D (separable) filter runs along x on every input row first, then along y on those rows.
+// A separable filter (1-D, or a 2-D filter that is the outer product of two 1-D ones up to the
+// compute type's rounding, as setup_filter makes) runs along x on every buffered row first, then
+// along y on those rows: fw + fh multiply-adds per output instead of fw * fh.
 #pragma once
 
 #include <ATen/Dispatch.h>
@@ -19,6 +23,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -36,71 +42,172 @@ void resample(const Call& call);
 namespace CPU_CAPABILITY {
 namespace {
 
-// One (tap, output phase) pair along x: out_phase[r][q] += k[tap] * row[src + q], q < count.
-struct XTap {
-  int64_t tap;
-  int64_t phase;
-  int64_t src;
-  int64_t count;
+// The polyphase plan of one axis for the outputs [o0, o1).
+struct AxisPlan {
+  struct Tap {
+    int64_t tap;    // filter tap
+    int64_t phase;  // output phase r: outputs o0 + r, o0 + r + P, ...
+    int64_t src;    // phase-split input position its first output reads
+    int64_t count;  // outputs in phase r
+  };
+  int64_t P = 1, S = 1;         // output and input phases
+  int64_t lo = 0;               // inputs [lo, lo + len) are buffered (zeros outside the input)
+  int64_t len = 0;
+  int64_t phase_len = 0;        // ceil(len / S): one input phase
+  int64_t out_phase_len = 0;    // ceil((o1 - o0) / P): one output phase
+  std::vector<Tap> taps;        // grouped by output phase
+
+  // Whether any tap reaches output phase r (not when up > taps: those outputs are zero).
+  bool reaches(int64_t r) const {
+    return std::any_of(taps.begin(), taps.end(), [r](const Tap& t) { return t.phase == r; });
+  }
 };
 
-// One contributing input row of an output row: its tap and its index.
-struct YTap {
-  int64_t tap;
-  int64_t row;
-};
-
-template <typename acc_t>
-inline void axpy(acc_t* __restrict dst, const acc_t* __restrict src, acc_t w, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += w * src[i];
+inline AxisPlan plan_axis(const Axis& a, int64_t o0, int64_t o1) {
+  AxisPlan p;
+  const int64_t g = std::gcd(a.up, a.down), n = o1 - o0;
+  p.P = a.up / g;
+  p.S = a.down / g;
+  p.lo = a.lowest_input(o0);
+  p.len = a.highest_input(o1) - p.lo + 1;
+  p.phase_len = (p.len + p.S - 1) / p.S;
+  p.out_phase_len = (n + p.P - 1) / p.P;
+  // Output o + P reads the inputs of output o shifted by S, with the same taps.
+  for (int64_t r = 0; r < std::min(p.P, n); ++r) {
+    const Phase ph = phase_of(o0 + r, a.up, a.down, a.pad0);
+    const int64_t count = (n - r + p.P - 1) / p.P;
+    for (int64_t t = ph.tap, i = ph.input; t < a.taps; t += a.up, ++i) {
+      const int64_t rel = i - p.lo;
+      p.taps.push_back({t, r, (rel % p.S) * p.phase_len + rel / p.S, count});
+    }
+  }
+  return p;
 }
 
-// The per-call plan, shared by every work item.
-struct Plan {
-  int64_t P, S;              // output and input phases along x
-  int64_t phase_len;         // QW: length of one output phase (ceil(out_w / P))
-  int64_t x_lo, x_len;       // input columns [x_lo, x_lo + x_len) read, before clipping to [0, W)
-  int64_t row_phase_len;     // SW: length of one input phase of a buffered row
-  std::vector<XTap> xtaps;
-  std::vector<YTap> ytaps;   // contributing input rows (inside [0, H)) of every output row ...
-  std::vector<int64_t> ytap_start;  // ... output row oy owns ytaps[ytap_start[oy], [oy + 1])
+// dst[i] = (first ? 0 : dst[i]) + sum_j w[j] * src[j][i] for i < n, with m <= 4 sources.
+template <typename acc_t>
+void accumulate(acc_t* __restrict dst, const acc_t* const* src, const acc_t* w, int m, int64_t n,
+                bool first) {
+  const acc_t* __restrict s0 = src[0];
+  const acc_t w0 = w[0];
+  if (first) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = w0 * s0[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] += w0 * s0[i];
+  }
+  if (m == 1) return;
+  const acc_t* __restrict s1 = src[1];
+  const acc_t w1 = w[1];
+  if (m == 2) {
+    for (int64_t i = 0; i < n; ++i) dst[i] += w1 * s1[i];
+    return;
+  }
+  const acc_t* __restrict s2 = src[2];
+  const acc_t w2 = w[2];
+  if (m == 3) {
+    for (int64_t i = 0; i < n; ++i) dst[i] += w1 * s1[i] + w2 * s2[i];
+    return;
+  }
+  const acc_t* __restrict s3 = src[3];
+  const acc_t w3 = w[3];
+  for (int64_t i = 0; i < n; ++i) dst[i] += w1 * s1[i] + w2 * s2[i] + w3 * s3[i];
+}
+
+// Sources with their weights for one destination, flushed into it four at a time.
+template <typename acc_t>
+struct Gather {
+  acc_t* dst = nullptr;
+  int64_t n = 0;
+  const acc_t* src[4];
+  acc_t w[4];
+  int m = 0;
+  bool first = true;
+
+  void begin(acc_t* d, int64_t length) {
+    dst = d;
+    n = length;
+    m = 0;
+    first = true;
+  }
+  void add(const acc_t* s, acc_t weight) {
+    src[m] = s;
+    w[m] = weight;
+    if (++m == 4) flush();
+  }
+  void flush() {
+    if (m > 0) accumulate(dst, src, w, m, n, first);
+    m = 0;
+    first = false;
+  }
 };
 
-inline Plan make_plan(const Axis& ax, const Axis& ay) {
-  Plan plan;
-  const int64_t g = std::gcd(ax.up, ax.down);
-  plan.P = ax.up / g;
-  plan.S = ax.down / g;
-  plan.phase_len = (ax.out + plan.P - 1) / plan.P;
-  plan.x_lo = ax.lowest_input(0);
-  plan.x_len = ax.highest_input(ax.out) - plan.x_lo + 1;
-  plan.row_phase_len = (plan.x_len + plan.S - 1) / plan.S;
-  for (int64_t r = 0; r < std::min(plan.P, ax.out); ++r) {
-    const Phase ph = phase_of(r, ax.up, ax.down, ax.pad0);
-    const int64_t count = (ax.out - r + plan.P - 1) / plan.P;
-    for (int64_t t = ph.tap, i = ph.input; t < ax.taps; t += ax.up, ++i) {
-      const int64_t rel = i - plan.x_lo;
-      plan.xtaps.push_back({t, r, (rel % plan.S) * plan.row_phase_len + rel / plan.S, count});
+// k as the outer product ky (rows) x kx (columns), when it is one up to a few roundings of acc_t.
+template <typename acc_t>
+bool factor_rank1(const acc_t* k, int64_t fh, int64_t fw, std::vector<acc_t>& ky,
+                  std::vector<acc_t>& kx) {
+  int64_t pi = 0, pj = 0;
+  acc_t peak = 0;
+  for (int64_t i = 0; i < fh; ++i) {
+    for (int64_t j = 0; j < fw; ++j) {
+      if (std::abs(k[i * fw + j]) > peak) peak = std::abs(k[i * fw + j]), pi = i, pj = j;
     }
   }
-  plan.ytap_start.push_back(0);
-  for (int64_t oy = 0; oy < ay.out; ++oy) {
-    const Phase ph = phase_of(oy, ay.up, ay.down, ay.pad0);
-    for (int64_t t = ph.tap, i = ph.input; t < ay.taps; t += ay.up, ++i) {
-      if (i >= 0 && i < ay.in) plan.ytaps.push_back({t, i});
+  if (peak == acc_t(0)) return false;
+  ky.resize(fh);
+  kx.resize(fw);
+  for (int64_t i = 0; i < fh; ++i) ky[i] = k[i * fw + pj];
+  for (int64_t j = 0; j < fw; ++j) kx[j] = k[pi * fw + j] / k[pi * fw + pj];
+  const acc_t tol = 4 * std::numeric_limits<acc_t>::epsilon() * peak;
+  for (int64_t i = 0; i < fh; ++i) {
+    for (int64_t j = 0; j < fw; ++j) {
+      if (std::abs(k[i * fw + j] - ky[i] * kx[j]) > tol) return false;
     }
-    plan.ytap_start.push_back(static_cast<int64_t>(plan.ytaps.size()));
   }
-  return plan;
+  return true;
+}
+
+// One input row into the buffer: its columns [c0, c1) (the ones inside the image), relative to
+// lo, split into S phases of phase_len (phase s holds the columns lo + s, lo + s + S, ...) and
+// converted to acc_t. Everything by value, so that the loops keep them in registers.
+template <typename scalar_t, typename acc_t>
+void load_row(const scalar_t* __restrict src, int64_t stride, acc_t* __restrict dst, int64_t lo,
+              int64_t c0, int64_t c1, int64_t S, int64_t phase_len) {
+  if (c1 <= c0) return;  // every column read is padding
+  if (S == 1 && stride == 1) {
+    for (int64_t i = c0; i < c1; ++i) dst[i - lo] = static_cast<acc_t>(src[i]);
+  } else if (S == 2 && stride == 1) {
+    int64_t i = c0;
+    if ((i - lo) % 2 != 0) {
+      dst[phase_len + (i - lo) / 2] = static_cast<acc_t>(src[i]);
+      ++i;
+    }
+    acc_t* __restrict even = dst + (i - lo) / 2;
+    acc_t* __restrict odd = even + phase_len;
+    const scalar_t* __restrict from = src + i;
+    const int64_t pairs = (c1 - i) / 2;
+    for (int64_t q = 0; q < pairs; ++q) {
+      even[q] = static_cast<acc_t>(from[2 * q]);
+      odd[q] = static_cast<acc_t>(from[2 * q + 1]);
+    }
+    if ((c1 - i) % 2 != 0) even[pairs] = static_cast<acc_t>(src[c1 - 1]);
+  } else {
+    for (int64_t s = 0; s < S; ++s) {
+      acc_t* dst_phase = dst + s * phase_len;
+      const int64_t first = std::max<int64_t>(0, (c0 - lo - s + S - 1) / S);
+      for (int64_t q = first, i = lo + s + first * S; i < c1; ++q, i += S) {
+        dst_phase[q] = static_cast<acc_t>(src[i * stride]);
+      }
+    }
+  }
 }
 
 template <typename scalar_t>
 void run(const Call& call) {
   using acc_t = at::opmath_type<scalar_t>;
   const Axis ax = call.ax, ay = call.ay;
-  const Plan plan = make_plan(ax, ay);
+  const AxisPlan X = plan_axis(ax, 0, ax.out);
   const int64_t C = call.x.size(1), planes = call.x.size(0) * C;
-  const int64_t W = ax.in;
+  const int64_t H = ay.in, W = ax.in;
   const int64_t xs[4] = {call.x.stride(0), call.x.stride(1), call.x.stride(2), call.x.stride(3)};
   const int64_t os[4] = {call.out.stride(0), call.out.stride(1), call.out.stride(2),
                          call.out.stride(3)};
@@ -109,92 +216,136 @@ void run(const Call& call) {
   const at::Tensor k_acc = call.k.to(c10::CppTypeToScalarType<acc_t>::value);
   const acc_t* const k = k_acc.const_data_ptr<acc_t>();
   const acc_t gain = static_cast<acc_t>(call.gain);
-  const int64_t fw = ax.taps;
-  const int64_t row_len = plan.S * plan.row_phase_len;  // a buffered input row
-  const int64_t acc_len = plan.P * plan.phase_len;      // an output row, phase-major
-  // Columns of x actually inside the image, relative to x_lo.
-  const int64_t c0 = std::max<int64_t>(0, plan.x_lo), c1 = std::min(W, plan.x_lo + plan.x_len);
+  const int64_t fw = ax.taps, fh = ay.taps;
+  std::vector<acc_t> kx, ky;
+  bool separable = call.separable;
+  if (separable) {
+    kx.assign(k, k + fw);
+    ky.assign(k, k + fh);
+  } else {
+    separable = factor_rank1(k, fh, fw, ky, kx);
+  }
+  // The row stride of every buffer: a phase-split input row, at least one output phase long.
+  const int64_t L = std::max(X.S * X.phase_len, X.out_phase_len);
+  // Columns of x inside the image, relative to X.lo.
+  const int64_t c0 = std::max<int64_t>(0, X.lo), c1 = std::min(W, X.lo + X.len);
 
   // Enough work items for every thread even when there are few planes.
   const int64_t threads = at::get_num_threads();
   const int64_t blocks = std::clamp<int64_t>((4 * threads + planes - 1) / planes, 1, ay.out);
   const int64_t rows_per_block = (ay.out + blocks - 1) / blocks;
+  std::vector<AxisPlan> block_plans;  // along y, per block of output rows
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t oy0 = b * rows_per_block, oy1 = std::min(ay.out, oy0 + rows_per_block);
+    block_plans.push_back(oy0 < oy1 ? plan_axis(ay, oy0, oy1) : AxisPlan{});
+  }
 
   at::parallel_for(0, planes * blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> rows, hrows, acc(acc_len);
+    std::vector<acc_t> in, h, acc;
+    Gather<acc_t> gather;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t p = item / blocks, n = p / C, c = p % C;
       const int64_t oy0 = (item % blocks) * rows_per_block;
       const int64_t oy1 = std::min(ay.out, oy0 + rows_per_block);
       if (oy0 >= oy1) continue;
-      const int64_t t0 = plan.ytap_start[oy0], t1 = plan.ytap_start[oy1];
-      if (t0 == t1) {  // every output row of this block reads only padding
-        for (int64_t oy = oy0; oy < oy1; ++oy) {
-          scalar_t* dst = out + n * os[0] + c * os[1] + oy * os[2];
-          for (int64_t ox = 0; ox < ax.out; ++ox) dst[ox * os[3]] = scalar_t(0);
-        }
-        continue;
-      }
-      // Input rows [y_lo, y_hi] of this block (ytaps rows increase with oy).
-      int64_t y_lo = plan.ytaps[t0].row, y_hi = y_lo;
-      for (int64_t t = t0; t < t1; ++t) {
-        y_lo = std::min(y_lo, plan.ytaps[t].row);
-        y_hi = std::max(y_hi, plan.ytaps[t].row);
-      }
-      const int64_t nrows = y_hi - y_lo + 1;
-      rows.assign(nrows * row_len, acc_t(0));
+      const AxisPlan& Y = block_plans[item % blocks];
+      const int64_t rows = Y.S * Y.phase_len;  // buffered rows, phase-split
+      in.assign(rows * L, acc_t(0));
       const scalar_t* src_plane = x + n * xs[0] + c * xs[1];
-      for (int64_t r = 0; r < nrows; ++r) {
-        const scalar_t* src = src_plane + (y_lo + r) * xs[2];
-        acc_t* dst = rows.data() + r * row_len;
-        if (plan.S == 1 && xs[3] == 1) {
-          for (int64_t i = c0; i < c1; ++i) dst[i - plan.x_lo] = static_cast<acc_t>(src[i]);
-        } else {
-          // Phase s holds the columns x_lo + s, x_lo + s + S, ... (no division per element).
-          for (int64_t s = 0; s < plan.S; ++s) {
-            acc_t* dst_phase = dst + s * plan.row_phase_len;
-            const int64_t first = std::max<int64_t>(0, (c0 - plan.x_lo - s + plan.S - 1) / plan.S);
-            for (int64_t q = first, i = plan.x_lo + s + first * plan.S; i < c1; ++q, i += plan.S) {
-              dst_phase[q] = static_cast<acc_t>(src[i * xs[3]]);
+      // Row phase sy holds the rows Y.lo + sy, Y.lo + sy + S, ... (no division per row).
+      for (int64_t sy = 0; sy < Y.S; ++sy) {
+        for (int64_t pos = 0, rel = sy; rel < Y.len; ++pos, rel += Y.S) {
+          const int64_t y = Y.lo + rel;
+          if (y < 0 || y >= H) continue;
+          load_row(src_plane + y * xs[2], xs[3], in.data() + (sy * Y.phase_len + pos) * L, X.lo,
+                   c0, c1, X.S, X.phase_len);
+        }
+      }
+      // acc: one region of Y.out_phase_len rows of stride L per (row phase, column phase).
+      const int64_t region = Y.out_phase_len * L;
+      acc.resize(Y.P * X.P * region);
+      const int64_t ny = static_cast<int64_t>(Y.taps.size());
+      const int64_t nx = static_cast<int64_t>(X.taps.size());
+      if (separable) {
+        // Along x on every buffered row: h holds one region of `rows` rows per column phase.
+        h.resize(X.P * rows * L);
+        for (int64_t a = 0; a < nx;) {
+          const AxisPlan::Tap& head = X.taps[a];
+          gather.begin(h.data() + head.phase * rows * L, (rows - 1) * L + head.count);
+          for (; a < nx && X.taps[a].phase == head.phase; ++a) {
+            gather.add(in.data() + X.taps[a].src, kx[X.taps[a].tap]);
+          }
+          gather.flush();
+        }
+        // Along y: every (row phase, column phase) from the rows of its column phase.
+        for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
+          if (!X.reaches(rx)) continue;
+          const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
+          for (int64_t b = 0; b < ny;) {
+            const AxisPlan::Tap& head = Y.taps[b];
+            gather.begin(acc.data() + (head.phase * X.P + rx) * region,
+                         (head.count - 1) * L + count_x);
+            for (; b < ny && Y.taps[b].phase == head.phase; ++b) {
+              gather.add(h.data() + rx * rows * L + Y.taps[b].src * L, ky[Y.taps[b].tap]);
             }
+            gather.flush();
           }
+        }
+      } else {
+        for (int64_t b0 = 0; b0 < ny;) {
+          int64_t b1 = b0;
+          while (b1 < ny && Y.taps[b1].phase == Y.taps[b0].phase) ++b1;
+          for (int64_t a0 = 0; a0 < nx;) {
+            int64_t a1 = a0;
+            while (a1 < nx && X.taps[a1].phase == X.taps[a0].phase) ++a1;
+            gather.begin(acc.data() + (Y.taps[b0].phase * X.P + X.taps[a0].phase) * region,
+                         (Y.taps[b0].count - 1) * L + X.taps[a0].count);
+            for (int64_t b = b0; b < b1; ++b) {
+              const acc_t* row = in.data() + Y.taps[b].src * L;
+              const acc_t* krow = k + Y.taps[b].tap * fw;
+              for (int64_t a = a0; a < a1; ++a) gather.add(row + X.taps[a].src, krow[X.taps[a].tap]);
+            }
+            gather.flush();
+            a0 = a1;
+          }
+          b0 = b1;
         }
       }
-      if (call.separable) {  // along x once per input row
-        hrows.assign(nrows * acc_len, acc_t(0));
-        for (int64_t r = 0; r < nrows; ++r) {
-          for (const XTap& t : plan.xtaps) {
-            axpy(hrows.data() + r * acc_len + t.phase * plan.phase_len,
-                 rows.data() + r * row_len + t.src, k[t.tap], t.count);
+      // Store: output row oy0 + ry + m * P_y, column rx + q * P_x, times the gain.
+      const bool pairs = X.P == 2 && os[3] == 1;
+      scalar_t* plane_out = out + n * os[0] + c * os[1];
+      for (int64_t ry = 0; ry < std::min(Y.P, oy1 - oy0); ++ry) {
+        const int64_t count_y = (oy1 - oy0 - ry + Y.P - 1) / Y.P;
+        for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
+          const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
+          const bool reached = Y.reaches(ry) && X.reaches(rx);
+          const acc_t* src = acc.data() + (ry * X.P + rx) * region;
+          if (pairs && rx == 0 && reached && X.reaches(1)) {
+            // Both column phases of a 2x upsampled row in one interleaving pass.
+            for (int64_t m = 0; m < count_y; ++m) {
+              scalar_t* __restrict dst = plane_out + (oy0 + ry + m * Y.P) * os[2];
+              const acc_t* __restrict a = src + m * L;
+              const acc_t* __restrict b = src + region + m * L;
+              for (int64_t q = 0; q < ax.out / 2; ++q) {
+                dst[2 * q] = static_cast<scalar_t>(a[q] * gain);
+                dst[2 * q + 1] = static_cast<scalar_t>(b[q] * gain);
+              }
+              if (ax.out % 2) dst[ax.out - 1] = static_cast<scalar_t>(a[ax.out / 2] * gain);
+            }
+            break;
           }
-        }
-      }
-      for (int64_t oy = oy0; oy < oy1; ++oy) {
-        std::fill(acc.begin(), acc.end(), acc_t(0));
-        for (int64_t t = plan.ytap_start[oy]; t < plan.ytap_start[oy + 1]; ++t) {
-          const YTap& yt = plan.ytaps[t];
-          if (call.separable) {
-            axpy(acc.data(), hrows.data() + (yt.row - y_lo) * acc_len, k[yt.tap], acc_len);
-            continue;
-          }
-          const acc_t* row = rows.data() + (yt.row - y_lo) * row_len;
-          const acc_t* krow = k + yt.tap * fw;
-          for (const XTap& xt : plan.xtaps) {
-            axpy(acc.data() + xt.phase * plan.phase_len, row + xt.src, krow[xt.tap], xt.count);
-          }
-        }
-        scalar_t* dst = out + n * os[0] + c * os[1] + oy * os[2];
-        if (plan.P == 1 && os[3] == 1) {
-          for (int64_t ox = 0; ox < ax.out; ++ox) dst[ox] = static_cast<scalar_t>(acc[ox] * gain);
-        } else {
-          // Output phase r holds the columns r, r + P, ... (no division per element).
-          const int64_t step = plan.P * os[3];
-          for (int64_t r = 0; r < std::min(plan.P, ax.out); ++r) {
-            const acc_t* src = acc.data() + r * plan.phase_len;
-            scalar_t* dst_phase = dst + r * os[3];
-            const int64_t count = (ax.out - r + plan.P - 1) / plan.P;
-            for (int64_t q = 0; q < count; ++q) {
-              dst_phase[q * step] = static_cast<scalar_t>(src[q] * gain);
+          for (int64_t m = 0; m < count_y; ++m) {
+            scalar_t* dst = plane_out + (oy0 + ry + m * Y.P) * os[2] + rx * os[3];
+            const acc_t* row = src + m * L;
+            const int64_t step = X.P * os[3];
+            if (!reached) {
+              for (int64_t q = 0; q < count_x; ++q) dst[q * step] = scalar_t(0);
+            } else if (step == 1) {
+              for (int64_t q = 0; q < count_x; ++q) dst[q] = static_cast<scalar_t>(row[q] * gain);
+            } else {
+              for (int64_t q = 0; q < count_x; ++q) {
+                dst[q * step] = static_cast<scalar_t>(row[q] * gain);
+              }
             }
           }
         }

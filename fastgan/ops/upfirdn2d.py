@@ -150,20 +150,18 @@ def _reference(x, f, up, down, padding, flip_filter, gain):
         x = x.reshape(N, C, H * uy, W * ux)
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
-    x = x.reshape(N * C, 1, x.shape[2], x.shape[3])
     if f is None:
         f = torch.ones(1, 1, dtype=torch.float32, device=x.device)
+    # One depthwise convolution (groups=C) per filter, whose stride keeps every down-th output.
     # conv2d is a correlation: a true convolution flips the filter.
     f = f.to(x.dtype)
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
     if f.ndim == 1:
-        x = F.conv2d(x, (f * gain).view(1, 1, 1, -1))
-        x = F.conv2d(x, f.view(1, 1, -1, 1))
-    else:
-        x = F.conv2d(x, (f * gain)[None, None])
-    x = x[:, :, ::dy, ::dx]
-    return x.reshape(N, C, x.shape[2], x.shape[3])
+        x = F.conv2d(x, (f * gain).view(1, 1, 1, -1).expand(C, 1, 1, -1), stride=(1, dx), groups=C)
+        return F.conv2d(x, f.view(1, 1, -1, 1).expand(C, 1, -1, 1), stride=(dy, 1), groups=C)
+    weight = (f * gain)[None, None].expand(C, 1, *f.shape)
+    return F.conv2d(x, weight, stride=(dy, dx), groups=C)
 
 
 def upfirdn2d_ref(
@@ -175,8 +173,8 @@ def upfirdn2d_ref(
     flip_filter: bool = False,
     gain: float = 1,
 ) -> torch.Tensor:
-    """Pure-PyTorch reference of :func:`upfirdn2d` (zero insertion, pad, conv2d, stride), in
-    x.dtype; same signature and maths."""
+    """Pure-PyTorch reference of :func:`upfirdn2d` (zero insertion, pad, a depthwise conv2d
+    with stride), in x.dtype; same signature and maths."""
     up, down, padding, gain = _check_args(x, f, up, down, padding, flip_filter, gain)
     return _reference(x, f, up, down, padding, flip_filter, gain)
 

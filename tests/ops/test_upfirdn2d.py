@@ -24,8 +24,9 @@ UPS = [1, 2, [3, 1]]
 DOWNS = [1, 2, [1, 3]]
 PADDINGS = [0, 2, [-1, 3, 2, -2]]
 # Filter kinds: random (asymmetric, so that a wrong flip shows) 1-D 4-tap, 1-D 8-tap, 2-D 3x5
-# (non-square: a transposed filter shows), and None (the identity).
-FILTERS = {"1d4": (4,), "1d8": (8,), "2d3x5": (3, 5), "none": None}
+# (non-square: a transposed filter shows), a 2-D 3x5 outer product of two random 1-D filters
+# (the CPU kernel runs it separably), and None (the identity).
+FILTERS = {"1d4": (4,), "1d8": (8,), "2d3x5": (3, 5), "rank1_3x5": (3, 5), "none": None}
 SHAPE = (2, 3, 9, 11)  # odd sizes: no tile or vector width divides them
 GAIN = 1.7
 
@@ -34,6 +35,9 @@ def make_filter(kind, device="cpu"):
     shape = FILTERS[kind]
     if shape is None:
         return None
+    if kind.startswith("rank1"):
+        col, row = (torch.rand(n, dtype=torch.float64) + 0.1 for n in shape)
+        return torch.outer(col, row).float().to(device)
     return (torch.rand(shape, dtype=torch.float64) + 0.1).float().to(device)
 
 
