@@ -148,7 +148,9 @@ def test_conditioning_and_minibatch_discrimination():
         # duplicate of it is at distance 0, adding exp(0) = 1 to its similarities).
         assert isinstance(D.mbdisc, MinibatchDiscrimination) and D.out.in_features == 8 * 16 + 3
         duplicated = torch.cat([img[:1], img[:3]])
-        assert rel_error(D(duplicated, c)[:1], D(img, c)[:1]) > 1e-3
+        # Its 3 of the 131 features feeding the logit move the logit by about 1e-3 relative (8.8e-4
+        # for one seed); without the dependency the two logits would be bitwise equal.
+        assert rel_error(D(duplicated, c)[:1], D(img, c)[:1]) > 1e-5
         plain = make_d(16, C_DIM).eval()
         assert torch.equal(plain(duplicated, c)[:1], plain(img, c)[:1])
 
