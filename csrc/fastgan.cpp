@@ -1,9 +1,9 @@
 // Every fastgan operator schema, in one place. Kernels register per device with
 // TORCH_LIBRARY_IMPL next to their sources; fake (meta) kernels are registered from Python in
-// fastgan/ops/<op>.py, and so is autograd, except for bias_act, styled_bias_act and squared_norm
-// (csrc/<op>/<op>_autograd.cpp, see csrc/common/autograd.h); set_python_module names that module
-// before each op's schemas so torch can import it on demand (and checks that the fake kernels
-// live there).
+// fastgan/ops/<op>.py, and so is autograd, except for bias_act, styled_bias_act, squared_norm
+// and upfirdn2d (csrc/<op>/<op>_autograd.cpp, see csrc/common/autograd.h); set_python_module
+// names that module before each op's schemas so torch can import it on demand (and checks that
+// the fake kernels live there).
 #include <torch/library.h>
 
 TORCH_LIBRARY(fastgan, m) {

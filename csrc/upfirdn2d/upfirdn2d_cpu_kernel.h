@@ -230,7 +230,9 @@ void run(const Call& call) {
   // Columns of x inside the image, relative to X.lo.
   const int64_t c0 = std::max<int64_t>(0, X.lo), c1 = std::min(W, X.lo + X.len);
 
-  // Enough work items for every thread even when there are few planes.
+  // Enough work items for every thread even when there are few planes: blocks of output rows
+  // of one plane then; otherwise groups of planes, whose buffers are stacked (plane stride
+  // rows * L) so that each pass runs over the whole group at once.
   const int64_t threads = at::get_num_threads();
   const int64_t blocks = std::clamp<int64_t>((4 * threads + planes - 1) / planes, 1, ay.out);
   const int64_t rows_per_block = (ay.out + blocks - 1) / blocks;
@@ -239,39 +241,62 @@ void run(const Call& call) {
     const int64_t oy0 = b * rows_per_block, oy1 = std::min(ay.out, oy0 + rows_per_block);
     block_plans.push_back(oy0 < oy1 ? plan_axis(ay, oy0, oy1) : AxisPlan{});
   }
+  int64_t group = 1;
+  if (blocks == 1) {
+    const AxisPlan& Y = block_plans[0];
+    // Buffers per plane: the input, h (X.P regions) and acc (Y.P * X.P regions), in acc_t; a
+    // group's should stay well inside a core's L2.
+    const int64_t per_plane = Y.S * Y.phase_len * L * (1 + X.P + Y.P * X.P);
+    const int64_t fit = std::max<int64_t>(1, (int64_t{48} << 10) / per_plane);
+    group = std::clamp<int64_t>((planes + 4 * threads - 1) / (4 * threads), 1, fit);
+  }
+  const int64_t items = blocks == 1 ? (planes + group - 1) / group : planes * blocks;
 
-  at::parallel_for(0, planes * blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> in, h, acc;
     Gather<acc_t> gather;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t p = item / blocks, n = p / C, c = p % C;
-      const int64_t oy0 = (item % blocks) * rows_per_block;
+      const int64_t block = item % blocks;
+      const int64_t p0 = blocks == 1 ? item * group : item / blocks;
+      const int64_t np = blocks == 1 ? std::min(group, planes - p0) : 1;
+      const int64_t oy0 = block * rows_per_block;
       const int64_t oy1 = std::min(ay.out, oy0 + rows_per_block);
       if (oy0 >= oy1) continue;
-      const AxisPlan& Y = block_plans[item % blocks];
-      const int64_t rows = Y.S * Y.phase_len;  // buffered rows, phase-split
-      in.assign(rows * L, acc_t(0));
-      const scalar_t* src_plane = x + n * xs[0] + c * xs[1];
-      // Row phase sy holds the rows Y.lo + sy, Y.lo + sy + S, ... (no division per row).
-      for (int64_t sy = 0; sy < Y.S; ++sy) {
-        for (int64_t pos = 0, rel = sy; rel < Y.len; ++pos, rel += Y.S) {
-          const int64_t y = Y.lo + rel;
-          if (y < 0 || y >= H) continue;
-          load_row(src_plane + y * xs[2], xs[3], in.data() + (sy * Y.phase_len + pos) * L, X.lo,
-                   c0, c1, X.S, X.phase_len);
+      const AxisPlan& Y = block_plans[block];
+      const int64_t rows = Y.S * Y.phase_len;  // buffered rows per plane, phase-split
+      const int64_t PS = rows * L;              // plane stride of every buffer
+      in.assign(np * PS, acc_t(0));
+      for (int64_t g = 0; g < np; ++g) {
+        const int64_t n = (p0 + g) / C, c = (p0 + g) % C;
+        const scalar_t* src_plane = x + n * xs[0] + c * xs[1];
+        // Row phase sy holds the rows Y.lo + sy, Y.lo + sy + S, ... (no division per row).
+        for (int64_t sy = 0; sy < Y.S; ++sy) {
+          for (int64_t pos = 0, rel = sy; rel < Y.len; ++pos, rel += Y.S) {
+            const int64_t y = Y.lo + rel;
+            if (y < 0 || y >= H) continue;
+            load_row(src_plane + y * xs[2], xs[3],
+                     in.data() + g * PS + (sy * Y.phase_len + pos) * L, X.lo, c0, c1, X.S,
+                     X.phase_len);
+          }
         }
       }
-      // acc: one region of Y.out_phase_len rows of stride L per (row phase, column phase).
-      const int64_t region = Y.out_phase_len * L;
+      // acc: one region per (row phase, column phase), np planes of stride PS each, output row
+      // m of a plane at m * L.
+      const int64_t region = np * PS;
       acc.resize(Y.P * X.P * region);
       const int64_t ny = static_cast<int64_t>(Y.taps.size());
       const int64_t nx = static_cast<int64_t>(X.taps.size());
+      // The length of a pass over the group whose last plane ends at row count_y - 1, column
+      // count_x - 1.
+      auto span = [&](int64_t count_y, int64_t count_x) {
+        return (np - 1) * PS + (count_y - 1) * L + count_x;
+      };
       if (separable) {
-        // Along x on every buffered row: h holds one region of `rows` rows per column phase.
-        h.resize(X.P * rows * L);
+        // Along x on every buffered row: h holds one region (np planes) per column phase.
+        h.resize(X.P * region);
         for (int64_t a = 0; a < nx;) {
           const AxisPlan::Tap& head = X.taps[a];
-          gather.begin(h.data() + head.phase * rows * L, (rows - 1) * L + head.count);
+          gather.begin(h.data() + head.phase * region, span(rows, head.count));
           for (; a < nx && X.taps[a].phase == head.phase; ++a) {
             gather.add(in.data() + X.taps[a].src, kx[X.taps[a].tap]);
           }
@@ -283,10 +308,9 @@ void run(const Call& call) {
           const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
           for (int64_t b = 0; b < ny;) {
             const AxisPlan::Tap& head = Y.taps[b];
-            gather.begin(acc.data() + (head.phase * X.P + rx) * region,
-                         (head.count - 1) * L + count_x);
+            gather.begin(acc.data() + (head.phase * X.P + rx) * region, span(head.count, count_x));
             for (; b < ny && Y.taps[b].phase == head.phase; ++b) {
-              gather.add(h.data() + rx * rows * L + Y.taps[b].src * L, ky[Y.taps[b].tap]);
+              gather.add(h.data() + rx * region + Y.taps[b].src * L, ky[Y.taps[b].tap]);
             }
             gather.flush();
           }
@@ -299,7 +323,7 @@ void run(const Call& call) {
             int64_t a1 = a0;
             while (a1 < nx && X.taps[a1].phase == X.taps[a0].phase) ++a1;
             gather.begin(acc.data() + (Y.taps[b0].phase * X.P + X.taps[a0].phase) * region,
-                         (Y.taps[b0].count - 1) * L + X.taps[a0].count);
+                         span(Y.taps[b0].count, X.taps[a0].count));
             for (int64_t b = b0; b < b1; ++b) {
               const acc_t* row = in.data() + Y.taps[b].src * L;
               const acc_t* krow = k + Y.taps[b].tap * fw;
@@ -313,38 +337,41 @@ void run(const Call& call) {
       }
       // Store: output row oy0 + ry + m * P_y, column rx + q * P_x, times the gain.
       const bool pairs = X.P == 2 && os[3] == 1;
-      scalar_t* plane_out = out + n * os[0] + c * os[1];
-      for (int64_t ry = 0; ry < std::min(Y.P, oy1 - oy0); ++ry) {
-        const int64_t count_y = (oy1 - oy0 - ry + Y.P - 1) / Y.P;
-        for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
-          const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
-          const bool reached = Y.reaches(ry) && X.reaches(rx);
-          const acc_t* src = acc.data() + (ry * X.P + rx) * region;
-          if (pairs && rx == 0 && reached && X.reaches(1)) {
-            // Both column phases of a 2x upsampled row in one interleaving pass.
-            for (int64_t m = 0; m < count_y; ++m) {
-              scalar_t* __restrict dst = plane_out + (oy0 + ry + m * Y.P) * os[2];
-              const acc_t* __restrict a = src + m * L;
-              const acc_t* __restrict b = src + region + m * L;
-              for (int64_t q = 0; q < ax.out / 2; ++q) {
-                dst[2 * q] = static_cast<scalar_t>(a[q] * gain);
-                dst[2 * q + 1] = static_cast<scalar_t>(b[q] * gain);
+      for (int64_t g = 0; g < np; ++g) {
+        const int64_t n = (p0 + g) / C, c = (p0 + g) % C;
+        scalar_t* plane_out = out + n * os[0] + c * os[1];
+        for (int64_t ry = 0; ry < std::min(Y.P, oy1 - oy0); ++ry) {
+          const int64_t count_y = (oy1 - oy0 - ry + Y.P - 1) / Y.P;
+          for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
+            const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
+            const bool reached = Y.reaches(ry) && X.reaches(rx);
+            const acc_t* src = acc.data() + (ry * X.P + rx) * region + g * PS;
+            if (pairs && rx == 0 && reached && X.reaches(1)) {
+              // Both column phases of a 2x upsampled row in one interleaving pass.
+              for (int64_t m = 0; m < count_y; ++m) {
+                scalar_t* __restrict dst = plane_out + (oy0 + ry + m * Y.P) * os[2];
+                const acc_t* __restrict a = src + m * L;
+                const acc_t* __restrict b = src + region + m * L;
+                for (int64_t q = 0; q < ax.out / 2; ++q) {
+                  dst[2 * q] = static_cast<scalar_t>(a[q] * gain);
+                  dst[2 * q + 1] = static_cast<scalar_t>(b[q] * gain);
+                }
+                if (ax.out % 2) dst[ax.out - 1] = static_cast<scalar_t>(a[ax.out / 2] * gain);
               }
-              if (ax.out % 2) dst[ax.out - 1] = static_cast<scalar_t>(a[ax.out / 2] * gain);
+              break;
             }
-            break;
-          }
-          for (int64_t m = 0; m < count_y; ++m) {
-            scalar_t* dst = plane_out + (oy0 + ry + m * Y.P) * os[2] + rx * os[3];
-            const acc_t* row = src + m * L;
-            const int64_t step = X.P * os[3];
-            if (!reached) {
-              for (int64_t q = 0; q < count_x; ++q) dst[q * step] = scalar_t(0);
-            } else if (step == 1) {
-              for (int64_t q = 0; q < count_x; ++q) dst[q] = static_cast<scalar_t>(row[q] * gain);
-            } else {
-              for (int64_t q = 0; q < count_x; ++q) {
-                dst[q * step] = static_cast<scalar_t>(row[q] * gain);
+            for (int64_t m = 0; m < count_y; ++m) {
+              scalar_t* dst = plane_out + (oy0 + ry + m * Y.P) * os[2] + rx * os[3];
+              const acc_t* row = src + m * L;
+              const int64_t step = X.P * os[3];
+              if (!reached) {
+                for (int64_t q = 0; q < count_x; ++q) dst[q * step] = scalar_t(0);
+              } else if (step == 1) {
+                for (int64_t q = 0; q < count_x; ++q) dst[q] = static_cast<scalar_t>(row[q] * gain);
+              } else {
+                for (int64_t q = 0; q < count_x; ++q) {
+                  dst[q * step] = static_cast<scalar_t>(row[q] * gain);
+                }
               }
             }
           }
