@@ -166,7 +166,10 @@ def test_large_tensor_across_parallel_grains(device, dtype, fmt):
                 z = (to64(x) * to64(s)[:, :, None, None] + to64(nz)).requires_grad_(True)
                 ref = styled_bias_act_ref(z, None, None, to64(b), act="swish", gain=1.0, clamp=1.5)
                 (rz,) = torch.autograd.grad(ref, z, to64(grad))
-                err = rel_error(gz, rz)
+                # Outputs within rounding of the clamp may be clamped in one precision and not in
+                # the other, which flips their gradient: compare the others.
+                away = ((ref.detach().abs() - 1.5).abs() > 1e-4).to(gz.device)
+                err = rel_error(gz[away], rz[away])
                 assert err < TOLERANCE[dtype], f"backward, {n_threads} threads: {err:.3g}"
     finally:
         torch.set_num_threads(threads)
