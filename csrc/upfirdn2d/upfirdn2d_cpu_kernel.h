@@ -205,7 +205,16 @@ template <typename scalar_t>
 void run(const Call& call) {
   using acc_t = at::opmath_type<scalar_t>;
   const Axis ax = call.ax, ay = call.ay;
-  const AxisPlan X = plan_axis(ax, 0, ax.out);
+  // Pure downsampling along x (up 1, down d > 1): filter at every input column (axc) and keep
+  // every d-th result when storing, instead of splitting the columns into d phases: the input
+  // rows are then plain copies, and the passes are as long either way (rows of stride L).
+  const int64_t xdec = ax.up == 1 && ax.down > 1 ? ax.down : 1;
+  Axis axc = ax;
+  if (xdec > 1) {
+    axc.down = 1;
+    axc.out = (ax.out - 1) * xdec + 1;
+  }
+  const AxisPlan X = plan_axis(axc, 0, axc.out);
   const int64_t C = call.x.size(1), planes = call.x.size(0) * C;
   const int64_t H = ay.in, W = ax.in;
   const int64_t xs[4] = {call.x.stride(0), call.x.stride(1), call.x.stride(2), call.x.stride(3)};
@@ -303,9 +312,9 @@ void run(const Call& call) {
           gather.flush();
         }
         // Along y: every (row phase, column phase) from the rows of its column phase.
-        for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
+        for (int64_t rx = 0; rx < std::min(X.P, axc.out); ++rx) {
           if (!X.reaches(rx)) continue;
-          const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
+          const int64_t count_x = (axc.out - rx + X.P - 1) / X.P;
           for (int64_t b = 0; b < ny;) {
             const AxisPlan::Tap& head = Y.taps[b];
             gather.begin(acc.data() + (head.phase * X.P + rx) * region, span(head.count, count_x));
@@ -366,6 +375,10 @@ void run(const Call& call) {
               const int64_t step = X.P * os[3];
               if (!reached) {
                 for (int64_t q = 0; q < count_x; ++q) dst[q * step] = scalar_t(0);
+              } else if (xdec > 1) {
+                for (int64_t q = 0; q < count_x; ++q) {
+                  dst[q * step] = static_cast<scalar_t>(row[q * xdec] * gain);
+                }
               } else if (step == 1) {
                 for (int64_t q = 0; q < count_x; ++q) dst[q] = static_cast<scalar_t>(row[q] * gain);
               } else {
