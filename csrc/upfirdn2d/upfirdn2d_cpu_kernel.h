@@ -1,14 +1,15 @@
 // The upfirdn2d CPU kernel, compiled once per instruction set (namespace CPU_CAPABILITY, defined
-// by the including file). Work items are (plane, block of output rows), spread over threads with
-// at::parallel_for.
+// by the including file). Work items are groups of planes (or, when there are few planes, blocks
+// of output rows of one plane), spread over threads with at::parallel_for.
 //
 // Polyphase along both axes: with g = gcd(up, down), outputs o, o + P, o + 2P, ... (P = up / g)
 // use the same taps and read inputs S = down / g apart. Per work item, the input rows it reads
 // are converted to the compute type once into a zero-padded buffer, rows and columns split into
 // S phases (input index i at phase i % S, position i / S) with a common row stride L. Outputs
 // are accumulated the same way, one region per (row phase, column phase), position m * L + q.
-// Every (tap, output phase) pair is then ONE contiguous multiply-add over the whole block,
-// (count_y - 1) * L + count_x long: the columns between rows are computed and never stored,
+// A group's planes are stacked in every buffer, plane stride rows * L. Every (tap, output phase)
+// pair is then ONE contiguous multiply-add over the whole group, ending at row count_y - 1,
+// column count_x - 1 of its last plane: the columns between rows are computed and never stored,
 // which trades a little arithmetic for long vectorised loops instead of many short ones. Up to
 // four taps go into each pass over a destination.
 //
@@ -175,21 +176,6 @@ void load_row(const scalar_t* __restrict src, int64_t stride, acc_t* __restrict 
   if (c1 <= c0) return;  // every column read is padding
   if (S == 1 && stride == 1) {
     for (int64_t i = c0; i < c1; ++i) dst[i - lo] = static_cast<acc_t>(src[i]);
-  } else if (S == 2 && stride == 1) {
-    int64_t i = c0;
-    if ((i - lo) % 2 != 0) {
-      dst[phase_len + (i - lo) / 2] = static_cast<acc_t>(src[i]);
-      ++i;
-    }
-    acc_t* __restrict even = dst + (i - lo) / 2;
-    acc_t* __restrict odd = even + phase_len;
-    const scalar_t* __restrict from = src + i;
-    const int64_t pairs = (c1 - i) / 2;
-    for (int64_t q = 0; q < pairs; ++q) {
-      even[q] = static_cast<acc_t>(from[2 * q]);
-      odd[q] = static_cast<acc_t>(from[2 * q + 1]);
-    }
-    if ((c1 - i) % 2 != 0) even[pairs] = static_cast<acc_t>(src[c1 - 1]);
   } else {
     for (int64_t s = 0; s < S; ++s) {
       acc_t* dst_phase = dst + s * phase_len;
@@ -263,6 +249,7 @@ void run(const Call& call) {
 
   at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> in, h, acc;
+    std::vector<char> reached;  // per (row phase, column phase): whether any tap reaches it
     Gather<acc_t> gather;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t block = item % blocks;
@@ -336,7 +323,9 @@ void run(const Call& call) {
             for (int64_t b = b0; b < b1; ++b) {
               const acc_t* row = in.data() + Y.taps[b].src * L;
               const acc_t* krow = k + Y.taps[b].tap * fw;
-              for (int64_t a = a0; a < a1; ++a) gather.add(row + X.taps[a].src, krow[X.taps[a].tap]);
+              for (int64_t a = a0; a < a1; ++a) {
+                gather.add(row + X.taps[a].src, krow[X.taps[a].tap]);
+              }
             }
             gather.flush();
             a0 = a1;
@@ -346,6 +335,12 @@ void run(const Call& call) {
       }
       // Store: output row oy0 + ry + m * P_y, column rx + q * P_x, times the gain.
       const bool pairs = X.P == 2 && os[3] == 1;
+      reached.resize(Y.P * X.P);
+      for (int64_t ry = 0; ry < Y.P; ++ry) {
+        for (int64_t rx = 0; rx < X.P; ++rx) {
+          reached[ry * X.P + rx] = Y.reaches(ry) && X.reaches(rx);
+        }
+      }
       for (int64_t g = 0; g < np; ++g) {
         const int64_t n = (p0 + g) / C, c = (p0 + g) % C;
         scalar_t* plane_out = out + n * os[0] + c * os[1];
@@ -353,9 +348,9 @@ void run(const Call& call) {
           const int64_t count_y = (oy1 - oy0 - ry + Y.P - 1) / Y.P;
           for (int64_t rx = 0; rx < std::min(X.P, ax.out); ++rx) {
             const int64_t count_x = (ax.out - rx + X.P - 1) / X.P;
-            const bool reached = Y.reaches(ry) && X.reaches(rx);
+            const bool reach = reached[ry * X.P + rx];
             const acc_t* src = acc.data() + (ry * X.P + rx) * region + g * PS;
-            if (pairs && rx == 0 && reached && X.reaches(1)) {
+            if (pairs && rx == 0 && reach && reached[ry * X.P + 1]) {
               // Both column phases of a 2x upsampled row in one interleaving pass.
               for (int64_t m = 0; m < count_y; ++m) {
                 scalar_t* __restrict dst = plane_out + (oy0 + ry + m * Y.P) * os[2];
@@ -373,7 +368,7 @@ void run(const Call& call) {
               scalar_t* dst = plane_out + (oy0 + ry + m * Y.P) * os[2] + rx * os[3];
               const acc_t* row = src + m * L;
               const int64_t step = X.P * os[3];
-              if (!reached) {
+              if (!reach) {
                 for (int64_t q = 0; q < count_x; ++q) dst[q * step] = scalar_t(0);
               } else if (xdec > 1) {
                 for (int64_t q = 0; q < count_x; ++q) {
