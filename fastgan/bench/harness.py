@@ -1,8 +1,8 @@
 """Side-by-side timing of a fused op against its eager reference and torch.compile(reference).
 
 Used by `fastgan bench` and by the pytest-benchmark suites in benchmarks/. Every row is measured
-in one run: the median of many timed calls after warm-up (CUDA events on the GPU, with the
-inputs rotated so that L2 does not serve them), and for memory-bound ops the bytes moved, GB/s
+in one run: the median of many timed calls after warm-up, the implementations interleaved call
+by call (CUDA events on the GPU, with the inputs rotated so that L2 does not serve them), and for memory-bound ops the bytes moved, GB/s
 and the % of the device's copy bandwidth measured at start.
 """
 
@@ -95,6 +95,84 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def warm_up(
+    fn: Callable[[tuple], object],
+    input_sets: Sequence[tuple],
+    device: torch.device,
+    warmup: int,
+    max_seconds: float,
+    min_warmup: int = 1,
+    warm: tuple[int, float] = (0, 0.0),
+) -> None:
+    """Untimed calls of `fn`: at least `min_warmup` in all (the first call of torch.compile
+    compiles), counting the `warm` = (calls, seconds) already made on these inputs, and more,
+    up to `warmup`, while they have taken under half of `max_seconds`."""
+    done, spent = warm
+    warm_start = time.perf_counter() - spent
+    while done < warmup and (
+        done < min_warmup or time.perf_counter() - warm_start < max_seconds / 2
+    ):
+        fn(input_sets[done % len(input_sets)])
+        synchronize(device)
+        done += 1
+
+
+def _timed_call(fn: Callable[[tuple], object], inputs: tuple, device: torch.device) -> float:
+    """One call of `fn`, in ms: CUDA events on the GPU, the wall clock on the CPU."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn(inputs)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end)
+    t0 = time.perf_counter()
+    fn(inputs)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _timing(times: list[float]) -> Timing:
+    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Timing(statistics.median(times), q[0], q[2], len(times))
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[tuple], object]],
+    input_sets: Sequence[tuple],
+    device: torch.device,
+    runs: int,
+    max_seconds: float,
+    min_runs: int = 5,
+    probes: dict[str, PeakMemory] | None = None,
+) -> dict[str, Timing]:
+    """Median time of each of `fns` (already warmed up), timed in rounds of one call each.
+
+    Interleaving makes a slow spell of the machine (another process, a clock change) fall on
+    every implementation alike, instead of on whichever one was being timed in a block; the
+    order within a round rotates so that none always runs after the same neighbour. The rounds
+    stop after `runs`, or after at least `min_runs` once `max_seconds` per implementation have
+    been spent; the median of three or more calls drops one slow straggler. `probes[name]`, when
+    given, measures the peak memory of `name`'s first timed call, outside its timed window.
+    """
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    budget = max_seconds * len(names)
+    budget_start = time.perf_counter()
+    for r in range(runs):
+        inputs = input_sets[r % len(input_sets)]
+        for k in range(len(names)):
+            name = names[(r + k) % len(names)]
+            probe = probes.get(name) if probes and r == 0 else None
+            if probe is not None:
+                probe.start()
+            times[name].append(_timed_call(fns[name], inputs, device))
+            if probe is not None:
+                probe.stop()
+        if r + 1 >= min_runs and time.perf_counter() - budget_start > budget:
+            break
+    return {name: _timing(t) for name, t in times.items()}
+
+
 def time_calls(
     fn: Callable[[tuple], object],
     input_sets: Sequence[tuple],
@@ -105,48 +183,11 @@ def time_calls(
     min_warmup: int = 1,
     min_runs: int = 5,
     warm: tuple[int, float] = (0, 0.0),
-    probe: PeakMemory | None = None,
 ) -> Timing:
-    """Median time of `fn` over `runs` calls after `warmup`, rotating through `input_sets`.
-
-    The warm-up makes at least `min_warmup` untimed calls in all (the first call of
-    torch.compile compiles), counting the `warm` = (calls, seconds) already made on these
-    inputs, and more while it has taken under half of `max_seconds`. The timing stops early,
-    after at least `min_runs` calls, when `max_seconds` have been spent; the median of three or
-    more calls drops one slow straggler. `probe`, when given, measures the first timed call's
-    peak memory, outside its timed window.
-    """
-    done, spent = warm
-    warm_start = time.perf_counter() - spent
-    while done < warmup and (
-        done < min_warmup or time.perf_counter() - warm_start < max_seconds / 2
-    ):
-        fn(input_sets[done % len(input_sets)])
-        synchronize(device)
-        done += 1
-    times: list[float] = []
-    budget_start = time.perf_counter()
-    for i in range(runs):
-        inputs = input_sets[i % len(input_sets)]
-        if probe is not None and i == 0:
-            probe.start()
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn(inputs)
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn(inputs)
-            times.append((time.perf_counter() - t0) * 1e3)
-        if probe is not None and i == 0:
-            probe.stop()
-        if len(times) >= min_runs and time.perf_counter() - budget_start > max_seconds:
-            break
-    q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return Timing(statistics.median(times), q[0], q[2], len(times))
+    """Median time of `fn` over `runs` calls (or at least `min_runs` within `max_seconds`) after
+    the warm-up of :func:`warm_up`, rotating through `input_sets`."""
+    warm_up(fn, input_sets, device, warmup, max_seconds, min_warmup, warm)
+    return time_interleaved({"fn": fn}, input_sets, device, runs, max_seconds, min_runs)["fn"]
 
 
 def copy_bandwidth_gbps(
@@ -284,30 +325,26 @@ def run_case(
             warm[name] = (1, time.perf_counter() - t0)
         row.rel_error_vs_eager = relative_error(outputs["fused"], outputs["eager"])
         del outputs
-    peaks = {}
-    for name in IMPLS:
-        if name in case.impls:
-            probe = PeakMemory(case.device) if case.measure_memory else None
-            warmup_cap = warmup if case.max_warmup is None else min(warmup, case.max_warmup)
-            if name == "compiled":
-                warmup_cap = max(warmup_cap, 1)
-            row.timings[name] = time_calls(
-                case.impls[name],
-                input_sets,
-                case.device,
-                warmup_cap,
-                min(runs, case.max_runs or runs),
-                max_seconds,
-                # Calls slower than the budget: one warm-up call (the compile, for torch.compile)
-                # and three timed ones, so that `bench all` stays within minutes on a small CPU.
-                min_warmup=1,
-                min_runs=3,
-                warm=warm[name],
-                probe=probe,
-            )
-            if probe is not None and probe.mib is not None:
-                peaks[name] = probe.mib
-    if case.measure_memory:
+    names = [name for name in IMPLS if name in case.impls]
+    for name in names:
+        warmup_cap = warmup if case.max_warmup is None else min(warmup, case.max_warmup)
+        if name == "compiled":
+            warmup_cap = max(warmup_cap, 1)
+        # Calls slower than the budget: one warm-up call (the compile, for torch.compile) and
+        # three timed ones, so that `bench all` stays within minutes on a small CPU.
+        warm_up(case.impls[name], input_sets, case.device, warmup_cap, max_seconds, 1, warm[name])
+    probes = {name: PeakMemory(case.device) for name in names} if case.measure_memory else None
+    row.timings = time_interleaved(
+        {name: case.impls[name] for name in names},
+        input_sets,
+        case.device,
+        min(runs, case.max_runs or runs),
+        max_seconds,
+        min_runs=3,
+        probes=probes,
+    )
+    if probes is not None:
+        peaks = {name: p.mib for name, p in probes.items() if p.mib is not None}
         row.peak_memory_mib = peaks or None
     fused = row.timings["fused"].median_ms
     if case.items_per_call:

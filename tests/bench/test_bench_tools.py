@@ -4,6 +4,7 @@ on tiny CPU shapes."""
 import copy
 import json
 import sys
+import time
 
 import pytest
 import torch
@@ -352,8 +353,6 @@ class CountingCall:
         self.seconds, self.calls = seconds, 0
 
     def __call__(self, inputs):
-        import time
-
         self.calls += 1
         if self.seconds:
             time.sleep(self.seconds)
@@ -415,3 +414,34 @@ def test_run_case_compiled_is_warmed_and_memory_is_measured():
     if row.peak_memory_mib is not None:
         assert set(row.peak_memory_mib) == {"fused", "eager", "compiled"}
         assert all(40 < mib < 200 for mib in row.peak_memory_mib.values()), row.peak_memory_mib
+
+
+def test_time_interleaved_rounds_rotate_and_share_the_budget():
+    """Implementations are timed in rounds of one call each, in a rotating order, so that a
+    slow spell of the machine falls on all of them; the budget is per implementation."""
+    from fastgan.bench.harness import time_interleaved
+
+    order = []
+
+    def recorder(name, seconds=0.0):
+        def fn(inputs):
+            order.append((name, inputs))
+            if seconds:
+                time.sleep(seconds)
+
+        return fn
+
+    cpu = torch.device("cpu")
+    fns = {name: recorder(name) for name in "abc"}
+    timings = time_interleaved(fns, [(0,), (1,)], cpu, runs=4, max_seconds=10.0)
+    assert "".join(name for name, _ in order) == "abc" + "bca" + "cab" + "abc"
+    # Each round gives every implementation the same input set, rotating through the sets.
+    assert [inputs[0] for _, inputs in order] == [0] * 3 + [1] * 3 + [0] * 3 + [1] * 3
+    assert all(t.runs == 4 for t in timings.values())
+    # A slow implementation ends the rounds once max_seconds per implementation are spent,
+    # after at least min_runs; the fast one is timed in the same rounds, and comes out faster.
+    order.clear()
+    fns = {"slow": recorder("slow", 0.02), "fast": recorder("fast")}
+    timings = time_interleaved(fns, [()], cpu, runs=100, max_seconds=0.01, min_runs=3)
+    assert timings["slow"].runs == timings["fast"].runs == 3
+    assert timings["fast"].median_ms < 5 < 15 < timings["slow"].median_ms
