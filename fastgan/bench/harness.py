@@ -2,7 +2,8 @@
 
 Used by `fastgan bench` and by the pytest-benchmark suites in benchmarks/. Every row is measured
 in one run: the median of many timed calls after warm-up, the implementations interleaved call
-by call (CUDA events on the GPU, with the inputs rotated so that L2 does not serve them), and for memory-bound ops the bytes moved, GB/s
+by call (CUDA events on the GPU, with the inputs rotated so that L2 does not serve them); the
+speed-ups are medians of the ratios within a round; for memory-bound ops the bytes moved, GB/s
 and the % of the device's copy bandwidth measured at start.
 """
 
@@ -132,6 +133,7 @@ def _timed_call(fn: Callable[[tuple], object], inputs: tuple, device: torch.devi
 
 
 def _timing(times: list[float]) -> Timing:
+    """Median and quartiles: the median of three or more calls drops one slow straggler."""
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     return Timing(statistics.median(times), q[0], q[2], len(times))
 
@@ -144,15 +146,16 @@ def time_interleaved(
     max_seconds: float,
     min_runs: int = 5,
     probes: dict[str, PeakMemory] | None = None,
-) -> dict[str, Timing]:
-    """Median time of each of `fns` (already warmed up), timed in rounds of one call each.
+) -> dict[str, list[float]]:
+    """The times (ms) of each of `fns` (already warmed up), timed in rounds of one call each:
+    `times[name][r]` is `name`'s call in round r.
 
     Interleaving makes a slow spell of the machine (another process, a clock change) fall on
     every implementation alike, instead of on whichever one was being timed in a block; the
     order within a round rotates so that none always runs after the same neighbour. The rounds
     stop after `runs`, or after at least `min_runs` once `max_seconds` per implementation have
-    been spent; the median of three or more calls drops one slow straggler. `probes[name]`, when
-    given, measures the peak memory of `name`'s first timed call, outside its timed window.
+    been spent. `probes[name]`, when given, measures the peak memory of `name`'s first timed
+    call, outside its timed window.
     """
     names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -170,7 +173,15 @@ def time_interleaved(
                 probe.stop()
         if r + 1 >= min_runs and time.perf_counter() - budget_start > budget:
             break
-    return {name: _timing(t) for name, t in times.items()}
+    return times
+
+
+def paired_speedup(times: dict[str, list[float]], other: str) -> float | None:
+    """How many times faster "fused" is than `other`: the median over rounds of `other`'s time
+    over fused's in the same round (None without `other`)."""
+    if other not in times:
+        return None
+    return statistics.median(o / f for o, f in zip(times[other], times["fused"], strict=True))
 
 
 def time_calls(
@@ -187,7 +198,9 @@ def time_calls(
     """Median time of `fn` over `runs` calls (or at least `min_runs` within `max_seconds`) after
     the warm-up of :func:`warm_up`, rotating through `input_sets`."""
     warm_up(fn, input_sets, device, warmup, max_seconds, min_warmup, warm)
-    return time_interleaved({"fn": fn}, input_sets, device, runs, max_seconds, min_runs)["fn"]
+    return _timing(
+        time_interleaved({"fn": fn}, input_sets, device, runs, max_seconds, min_runs)["fn"]
+    )
 
 
 def copy_bandwidth_gbps(
@@ -334,7 +347,7 @@ def run_case(
         # three timed ones, so that `bench all` stays within minutes on a small CPU.
         warm_up(case.impls[name], input_sets, case.device, warmup_cap, max_seconds, 1, warm[name])
     probes = {name: PeakMemory(case.device) for name in names} if case.measure_memory else None
-    row.timings = time_interleaved(
+    times = time_interleaved(
         {name: case.impls[name] for name in names},
         input_sets,
         case.device,
@@ -343,6 +356,7 @@ def run_case(
         min_runs=3,
         probes=probes,
     )
+    row.timings = {name: _timing(t) for name, t in times.items()}
     if probes is not None:
         peaks = {name: p.mib for name, p in probes.items() if p.mib is not None}
         row.peak_memory_mib = peaks or None
@@ -351,10 +365,10 @@ def run_case(
         row.items_per_sec = {
             name: case.items_per_call / (t.median_ms * 1e-3) for name, t in row.timings.items()
         }
-    if "eager" in row.timings:
-        row.speedup_vs_eager = row.timings["eager"].median_ms / fused
-    if "compiled" in row.timings:
-        row.speedup_vs_compiled = row.timings["compiled"].median_ms / fused
+    # A speed-up is the median over rounds of the ratio of two calls made in the same round, so
+    # that a slow spell of the machine (which makes the times bimodal on a shared CPU) cancels.
+    row.speedup_vs_eager = paired_speedup(times, "eager")
+    row.speedup_vs_compiled = paired_speedup(times, "compiled")
     if case.bytes_moved:
         row.fused_gbps = case.bytes_moved / (fused * 1e-3) / 1e9
         row.copy_gbps = copy_limit(copy_gbps, case.bytes_moved)

@@ -433,15 +433,30 @@ def test_time_interleaved_rounds_rotate_and_share_the_budget():
 
     cpu = torch.device("cpu")
     fns = {name: recorder(name) for name in "abc"}
-    timings = time_interleaved(fns, [(0,), (1,)], cpu, runs=4, max_seconds=10.0)
+    times = time_interleaved(fns, [(0,), (1,)], cpu, runs=4, max_seconds=10.0)
     assert "".join(name for name, _ in order) == "abc" + "bca" + "cab" + "abc"
     # Each round gives every implementation the same input set, rotating through the sets.
     assert [inputs[0] for _, inputs in order] == [0] * 3 + [1] * 3 + [0] * 3 + [1] * 3
-    assert all(t.runs == 4 for t in timings.values())
+    assert all(len(t) == 4 for t in times.values())
     # A slow implementation ends the rounds once max_seconds per implementation are spent,
     # after at least min_runs; the fast one is timed in the same rounds, and comes out faster.
     order.clear()
     fns = {"slow": recorder("slow", 0.02), "fast": recorder("fast")}
-    timings = time_interleaved(fns, [()], cpu, runs=100, max_seconds=0.01, min_runs=3)
-    assert timings["slow"].runs == timings["fast"].runs == 3
-    assert timings["fast"].median_ms < 5 < 15 < timings["slow"].median_ms
+    times = time_interleaved(fns, [()], cpu, runs=100, max_seconds=0.01, min_runs=3)
+    assert len(times["slow"]) == len(times["fast"]) == 3
+    assert max(times["fast"]) < 5 < 15 < min(times["slow"])
+
+
+def test_paired_speedup_cancels_a_slow_spell():
+    """The speed-up is the median of the ratios within each round: a spell that slows every
+    implementation alike does not move it, where the ratio of the medians would."""
+    from fastgan.bench.harness import paired_speedup
+
+    # Rounds 0-1 ran in a slow spell (10x), rounds 2-4 in a fast one; fused is 2x eager in each.
+    times = {"fused": [10.0, 10.0, 1.0, 1.0, 1.0], "eager": [20.0, 20.0, 2.0, 2.0, 2.0]}
+    assert paired_speedup(times, "eager") == pytest.approx(2.0)
+    # A spell that caught fused's call of round 2 but not eager's: the ratio of the medians would
+    # be 0.2x; the median of the ratios stays 2x.
+    times = {"fused": [10.0, 10.0, 10.0, 1.0, 1.0], "eager": [20.0, 20.0, 2.0, 2.0, 2.0]}
+    assert paired_speedup(times, "eager") == pytest.approx(2.0)
+    assert paired_speedup({"fused": [1.0, 2.0, 3.0]}, "compiled") is None
