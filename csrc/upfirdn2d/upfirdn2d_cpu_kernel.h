@@ -43,6 +43,9 @@ void resample(const Call& call);
 namespace CPU_CAPABILITY {
 namespace {
 
+// Multiply-adds below which a chunk of work items is not worth a thread of its own.
+constexpr int64_t kMinWorkPerChunk = int64_t{1} << 16;
+
 // The polyphase plan of one axis for the outputs [o0, o1).
 struct AxisPlan {
   struct Tap {
@@ -246,8 +249,13 @@ void run(const Call& call) {
     group = std::clamp<int64_t>((planes + 4 * threads - 1) / (4 * threads), 1, fit);
   }
   const int64_t items = blocks == 1 ? (planes + group - 1) / group : planes * blocks;
+  // Items per chunk: enough multiply-adds that starting a thread pays (a small call runs on
+  // the calling thread; the fork and join of a parallel region cost microseconds).
+  const int64_t per_item = (blocks == 1 ? group : 1) * rows_per_block * ax.out *
+                           (separable ? fw + fh : fw * fh);
+  const int64_t grain = std::max<int64_t>(1, kMinWorkPerChunk / std::max<int64_t>(1, per_item));
 
-  at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> in, h, acc;
     std::vector<char> reached;  // per (row phase, column phase): whether any tap reaches it
     Gather<acc_t> gather;
