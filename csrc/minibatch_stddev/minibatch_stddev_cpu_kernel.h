@@ -60,6 +60,12 @@ void for_each_block(const scalar_t* x, const Geometry& geo, int64_t m, int64_t f
   }
 }
 
+// (group, channel group) items per chunk: enough elements that a thread of its own pays (a
+// small call runs on the calling thread; starting a parallel region costs microseconds).
+int64_t grain(const Geometry& geo) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, geo.G * geo.c * geo.HW));
+}
+
 }  // namespace
 
 void forward(const at::Tensor& x, const at::Tensor& out, const Geometry& geo) {
@@ -69,7 +75,7 @@ void forward(const at::Tensor& x, const at::Tensor& out, const Geometry& geo) {
         using acc_t = at::opmath_type<scalar_t>;
         const scalar_t* xp = x.const_data_ptr<scalar_t>();
         scalar_t* op = out.mutable_data_ptr<scalar_t>();
-        at::parallel_for(0, geo.M * geo.F, 1, [&](int64_t begin, int64_t end) {
+        at::parallel_for(0, geo.M * geo.F, grain(geo), [&](int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
             const int64_t m = i / geo.F, f = i % geo.F;
             double total = 0;
@@ -109,7 +115,7 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry&
         const scalar_t* xp = x.const_data_ptr<scalar_t>();
         const scalar_t* gp = grad.const_data_ptr<scalar_t>();
         scalar_t* op = grad_x.mutable_data_ptr<scalar_t>();
-        at::parallel_for(0, geo.M * geo.F, 1, [&](int64_t begin, int64_t end) {
+        at::parallel_for(0, geo.M * geo.F, grain(geo), [&](int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
             const int64_t m = i / geo.F, f = i % geo.F;
             double gs = 0;  // the gradient of s[m, f]: its channel, over the group and pixels
