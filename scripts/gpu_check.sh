@@ -3,9 +3,10 @@
 # test suite (CUDA tests included), and the CUDA benchmarks. Logs, JSON and the Markdown table go
 # to $OUT (the device tool brings that folder back).
 #
-#   bash scripts/gpu_check.sh          all of it, in one call
-#   bash scripts/gpu_check.sh test     build + tests        } two calls, when one would run past
+#   bash scripts/gpu_check.sh          build, CUDA tests, benchmarks and profile, in one call
+#   bash scripts/gpu_check.sh test     build + CUDA tests   } two calls, when one would run past
 #   bash scripts/gpu_check.sh bench    build + benchmarks   } the 10-minute limit of a call
+#   bash scripts/gpu_check.sh rest     build + the CPU tests (CI runs them; here only on demand)
 #
 # The build is kept between calls while the machine stays warm (dev.sh rebuilds nothing then).
 set -uo pipefail
@@ -23,15 +24,17 @@ echo "build: $((SECONDS - start)) s" | tee -a "$OUT/build-$stage.log"
 scripts/dev.sh run fastgan info 2>&1 | tee "$OUT/info.txt"
 
 if [[ $stage == all || $stage == test ]]; then
-  # CUDA tests first (they are what only this machine can run), then everything else.
+  # The CUDA tests: what only this machine can run.
   scripts/dev.sh test -q -m cuda -rs 2>&1 | tee "$OUT/tests-cuda.log" | tail -n 25 || status=1
+fi
+if [[ $stage == rest ]]; then
   scripts/dev.sh test -q -m "not cuda" 2>&1 | tee "$OUT/tests-rest.log" | tail -n 5 || status=1
 fi
 if [[ $stage == all || $stage == bench ]]; then
   # The whole table (every op at 4x4 to 1024x1024, float32 and bfloat16, and training at 64 to
   # 256): `fastgan bench plot bench-cuda.json` draws it back on the development machine.
   start=$SECONDS
-  scripts/dev.sh run fastgan bench all --device cuda --runs 100 --max-seconds 2 \
+  scripts/dev.sh run fastgan bench all --device cuda --runs 100 \
     --json "$OUT/bench-cuda.json" --markdown "$OUT/bench-cuda.md" 2>&1 \
     | tee "$OUT/bench.log" || status=1
   echo "bench all: $((SECONDS - start)) s" | tee -a "$OUT/bench.log"
