@@ -5,6 +5,9 @@
 //   d/dx = g_z * scale,  d/dscale = sum over pixels of g_z * x,  d/dnoise = g_z summed to noise's
 //   shape,  d/db = sum of g_z over N, H, W.
 //
+// On the CPU, when no graph is recorded, these four come from one pass over g_z and x
+// (styled_bias_act_cpu_grads.cpp); otherwise, and on the GPU, from stock differentiable ops.
+//
 // styled_bias_act_backward is linear in grad (its gradient there is the same op at the same
 // order); its gradient with respect to z is the op at order + 1 applied to grad_out * grad, which
 // then reaches x, scale, noise and b as above.
@@ -16,6 +19,7 @@
 #include "../bias_act/bias_act.h"
 #include "../bias_act/bias_act_autograd.h"
 #include "../common/autograd.h"
+#include "styled_bias_act_cpu_grads.h"
 
 namespace fastgan::styled_bias_act {
 namespace {
@@ -51,6 +55,12 @@ struct Args : bias_act::ActArgs {
 // `owned`: grad_z is a new tensor this code may overwrite. needs(i) says whether input i needs one.
 template <typename Needs>
 variable_list input_grads(at::Tensor grad_z, bool owned, const Inputs& in, const Needs& needs) {
+  const GradsWanted want{needs(0), needs(1) && in.scale.defined(), needs(2) && in.noise.defined(),
+                         needs(3) && in.b.defined()};
+  Grads fused;
+  if (input_grads_cpu(grad_z, owned, in.x, in.scale, in.noise, want, fused)) {
+    return {fused.x, fused.scale, fused.noise, fused.b};
+  }
   at::Tensor grad_x, grad_scale, grad_noise, grad_b;
   if (needs(1) && in.scale.defined()) {
     // One pass over grad_z and x, without their [N, C, H, W] product.

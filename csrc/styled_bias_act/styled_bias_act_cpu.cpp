@@ -3,6 +3,7 @@
 #define CPU_CAPABILITY DEFAULT
 #define CPU_CAPABILITY_DEFAULT
 #include "styled_bias_act_cpu_kernel.h"
+#include "styled_bias_act_cpu_grads_kernel.h"
 
 #include <torch/library.h>
 

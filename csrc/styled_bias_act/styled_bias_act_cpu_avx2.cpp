@@ -3,4 +3,5 @@
 #include "../common/avx2_target.h"
 #if defined(FASTGAN_AVX2_TARGET)
 #include "styled_bias_act_cpu_kernel.h"
+#include "styled_bias_act_cpu_grads_kernel.h"
 #endif
