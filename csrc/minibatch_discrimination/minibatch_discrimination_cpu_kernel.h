@@ -16,6 +16,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../common/parallel.h"
 #include "minibatch_discrimination_args.h"
 
 namespace fastgan::minibatch_discrimination {
@@ -51,9 +52,8 @@ void pairwise_kernel(const Geometry& geo, const Operands& ops) {
   scalar_t* rows = kMode != Mode::kBackward ? ops.rows.mutable_data_ptr<scalar_t>() : nullptr;
   scalar_t* dM = kGrad ? ops.dM.mutable_data_ptr<scalar_t>() : nullptr;
 
-  // Kernels per chunk: enough pairwise work (N^2 D) that a thread of its own pays.
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, N * N * D));
-  at::parallel_for(0, B, grain, [&](int64_t begin, int64_t end) {
+  // Kernels per chunk: each does N^2 D pairwise work.
+  at::parallel_for(0, B, grain_for(N * N * D), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> mt(D * N), vt(kDouble ? D * N : 0), acc(kGrad ? D * N : 0);
     std::vector<acc_t> g(kGrad ? N : 0), row(N), dist(N), weight(N);
     for (int64_t b = begin; b < end; ++b) {

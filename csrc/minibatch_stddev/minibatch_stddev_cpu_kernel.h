@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../common/parallel.h"
 #include "minibatch_stddev_args.h"
 
 namespace fastgan::minibatch_stddev {
@@ -60,11 +61,8 @@ void for_each_block(const scalar_t* x, const Geometry& geo, int64_t m, int64_t f
   }
 }
 
-// (group, channel group) items per chunk: enough elements that a thread of its own pays (a
-// small call runs on the calling thread; starting a parallel region costs microseconds).
-int64_t grain(const Geometry& geo) {
-  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, geo.G * geo.c * geo.HW));
-}
+// (group, channel group) items per chunk: each item reads G * c * HW elements.
+int64_t grain(const Geometry& geo) { return grain_for(geo.G * geo.c * geo.HW); }
 
 }  // namespace
 

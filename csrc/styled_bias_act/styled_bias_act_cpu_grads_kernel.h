@@ -16,15 +16,13 @@
 #include <algorithm>
 #include <vector>
 
+#include "../common/parallel.h"
 #include "styled_bias_act_cpu_grads.h"
 
 namespace fastgan::styled_bias_act {
 
 namespace CPU_CAPABILITY {
 namespace {
-
-// Elements per chunk of work items below which a thread of its own does not pay.
-constexpr int64_t kGradsGrain = 32768;
 
 // One plane's run of `len` pixels: its sum of g * x and of g, g added to `noise` (kNoise), and
 // g * s written to `out` (kX), which may be g itself (the in-place grad_x), but nothing else.
@@ -69,8 +67,7 @@ void one_pass(const scalar_t* gz, const scalar_t* x, const scalar_t* scale, scal
   using acc_t = at::opmath_type<scalar_t>;
   const int64_t chunk = (HW + chunks - 1) / chunks;
   const int64_t items = N * chunks;
-  const int64_t grain = std::max<int64_t>(1, kGradsGrain / std::max<int64_t>(1, C * chunk));
-  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, items, grain_for(C * chunk), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> noise_acc(kNoise ? chunk : 0);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / chunks, h0 = (item % chunks) * chunk;

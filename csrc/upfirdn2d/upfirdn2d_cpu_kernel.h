@@ -29,6 +29,7 @@
 #include <numeric>
 #include <vector>
 
+#include "../common/parallel.h"
 #include "upfirdn2d_args.h"
 
 namespace fastgan::upfirdn2d {
@@ -42,9 +43,6 @@ void resample(const Call& call);
 
 namespace CPU_CAPABILITY {
 namespace {
-
-// Multiply-adds below which a chunk of work items is not worth a thread of its own.
-constexpr int64_t kMinWorkPerChunk = int64_t{1} << 16;
 
 // The polyphase plan of one axis for the outputs [o0, o1).
 struct AxisPlan {
@@ -249,11 +247,10 @@ void run(const Call& call) {
     group = std::clamp<int64_t>((planes + 4 * threads - 1) / (4 * threads), 1, fit);
   }
   const int64_t items = blocks == 1 ? (planes + group - 1) / group : planes * blocks;
-  // Items per chunk: enough multiply-adds that starting a thread pays (a small call runs on
-  // the calling thread; the fork and join of a parallel region cost microseconds).
+  // Items per chunk, by their multiply-adds: at least 64K per chunk.
   const int64_t per_item = (blocks == 1 ? group : 1) * rows_per_block * ax.out *
                            (separable ? fw + fh : fw * fh);
-  const int64_t grain = std::max<int64_t>(1, kMinWorkPerChunk / std::max<int64_t>(1, per_item));
+  const int64_t grain = grain_for(per_item, 2 * kMinParallelWork);
 
   at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> in, h, acc;
