@@ -191,13 +191,11 @@ def time_calls(
     warmup: int,
     runs: int,
     max_seconds: float,
-    min_warmup: int = 1,
     min_runs: int = 5,
-    warm: tuple[int, float] = (0, 0.0),
 ) -> Timing:
     """Median time of `fn` over `runs` calls (or at least `min_runs` within `max_seconds`) after
     the warm-up of :func:`warm_up`, rotating through `input_sets`."""
-    warm_up(fn, input_sets, device, warmup, max_seconds, min_warmup, warm)
+    warm_up(fn, input_sets, device, warmup, max_seconds)
     return _timing(
         time_interleaved({"fn": fn}, input_sets, device, runs, max_seconds, min_runs)["fn"]
     )

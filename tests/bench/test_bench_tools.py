@@ -358,24 +358,30 @@ class CountingCall:
             time.sleep(self.seconds)
 
 
-def test_time_calls_warmup_counts_earlier_calls_and_budget():
-    from fastgan.bench.harness import time_calls
+def test_warm_up_counts_earlier_calls_and_budget():
+    from fastgan.bench.harness import time_calls, warm_up
 
     cpu = torch.device("cpu")
-    # Calls already made (the output check) count: a slow call gets no more warm-up and the
-    # three timed calls.
+    # Calls already made (the output check) count: a slow call gets no more warm-up.
     fn = CountingCall(0.02)
-    t = time_calls(fn, [()], cpu, warmup=5, runs=50, max_seconds=0.01, min_runs=3, warm=(1, 0.02))
-    assert (fn.calls, t.runs) == (3, 3)
-    assert 15 < t.median_ms < 200
-    # Without earlier calls, at least min_warmup untimed calls, then the timed ones.
+    warm_up(fn, [()], cpu, warmup=5, max_seconds=0.01, warm=(1, 0.02))
+    assert fn.calls == 0
+    # Without earlier calls, at least min_warmup untimed calls, even past the budget.
     fn = CountingCall(0.02)
-    t = time_calls(fn, [()], cpu, warmup=5, runs=50, max_seconds=0.01, min_runs=3, min_warmup=2)
-    assert (fn.calls, t.runs) == (5, 3)
-    # A fast call warms up to the cap of `warmup` calls, and is timed `runs` times.
+    warm_up(fn, [()], cpu, warmup=5, max_seconds=0.01, min_warmup=2)
+    assert fn.calls == 2
+    # A fast call warms up to the cap of `warmup` calls.
+    fn = CountingCall()
+    warm_up(fn, [()], cpu, warmup=4, max_seconds=10.0)
+    assert fn.calls == 4
+    # time_calls: that warm-up, then `runs` timed calls, or at least min_runs within the budget.
     fn = CountingCall()
     t = time_calls(fn, [()], cpu, warmup=4, runs=7, max_seconds=10.0)
     assert (fn.calls, t.runs) == (11, 7)
+    fn = CountingCall(0.02)
+    t = time_calls(fn, [()], cpu, warmup=1, runs=50, max_seconds=0.01, min_runs=3)
+    assert (fn.calls, t.runs) == (4, 3)
+    assert 15 < t.median_ms < 200
 
 
 def test_run_case_compiled_is_warmed_and_memory_is_measured():
