@@ -45,7 +45,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     cuda = f"CUDA {info['torch_cuda']}" if info["torch_cuda"] else "CPU only"
     print(f"torch     {info['torch']} ({cuda})")
     print(f"GPUs      {', '.join(info['gpus']) or 'none visible'}")
-    if build["loaded"]:
+    if build["loaded"] and build["cuda_emulation"]:
+        print(f"_C        {build['path']}")
+        print(
+            f"          EMULATED CUDA ({build['cuda_emulation']}): the CUDA kernels' code, "
+            "compiled for the CPU, runs as the CPU kernels (FASTGAN_CUDA_EMU)"
+        )
+    elif build["loaded"]:
         archs = ", ".join(build["cuda_archs"]) or "-"
         print(f"_C        {build['path']}")
         print(

@@ -27,14 +27,25 @@ CUDA_SKIP_REASON = (
 )
 
 
-def cuda_param(value="cuda"):
-    """A parameter value that runs only where a GPU and fastgan's CUDA kernels are present."""
+# The emulated CUDA build is loaded (FASTGAN_CUDA_EMU): the CPU kernels are the CUDA code.
+CUDA_EMULATED = bool(_native.build_info().get("cuda_emulation"))
+
+
+def cuda_param(value="cuda", emulated=True):
+    """A parameter value that runs only where a GPU and fastgan's CUDA kernels are present.
+
+    Under the emulated CUDA build it runs on CPU tensors instead (id 'cuda-emu'), unless
+    `emulated` is False: for tests that need the GPU itself (streams, memory, sizes beyond the
+    CPU's reach) or that compare the CUDA kernels with the CPU ones (both emulated there)."""
+    if CUDA_EMULATED and emulated:
+        return pytest.param("cpu", id="cuda-emu", marks=[pytest.mark.cuda_emu])
     return pytest.param(
         value, marks=[pytest.mark.cuda, pytest.mark.skipif(not CUDA_READY, reason=CUDA_SKIP_REASON)]
     )
 
 
-DEVICES = ["cpu", cuda_param()]
+# Under the emulated CUDA build, "cpu" would run the same (emulated) kernels a second time.
+DEVICES = [cuda_param()] if CUDA_EMULATED else ["cpu", cuda_param()]
 
 
 @pytest.fixture(autouse=True)

@@ -3,22 +3,21 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 
+#include "../common/cuda.h"
 #include "bias_act_args.h"
 
 namespace fastgan::bias_act {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxScalarBlocks = 1 << 16;
+// Blocks of the grid-stride scalar kernel (small in the emulated build: the loop then iterates).
+constexpr int64_t kMaxScalarBlocks = FASTGAN_LIMIT(1 << 16, 2);
 
 // 16-byte vectors per thread, all loaded before the first is used: 64 bytes in flight per input
 // (32 for 16-bit types, where four vectors of eight elements made ptxas spill registers).
@@ -144,7 +143,7 @@ void launch(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t
   if (n_vec > 0) {
     constexpr int64_t kPerBlock = kThreads * unroll<VEC>();
     const int64_t blocks = (n_vec + kPerBlock - 1) / kPerBlock;
-    vector_kernel<scalar_t, index_t, VEC, kBackward><<<blocks, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(blocks, kThreads, 0, stream, vector_kernel<scalar_t, index_t, VEC, kBackward>)(
         grad, x, b, out, static_cast<index_t>(n_vec), static_cast<index_t>(layout.inner),
         static_cast<index_t>(layout.channels), mode, p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -152,7 +151,7 @@ void launch(const scalar_t* grad, const scalar_t* x, const scalar_t* b, scalar_t
   const int64_t begin = n_vec * VEC;
   if (begin < n) {
     const int64_t blocks = std::min<int64_t>((n - begin + kThreads - 1) / kThreads, kMaxScalarBlocks);
-    scalar_kernel<scalar_t, index_t, kBackward><<<blocks, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(blocks, kThreads, 0, stream, scalar_kernel<scalar_t, index_t, kBackward>)(
         grad, x, b, out, static_cast<index_t>(begin), static_cast<index_t>(n),
         static_cast<index_t>(layout.inner), static_cast<index_t>(layout.channels), p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -163,7 +162,8 @@ void launch_cuda(const Call& call) {
   const c10::cuda::CUDAGuard guard(call.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   // 32-bit indices while every index the kernels form (up to numel plus one block's reach) fits.
-  const bool small = call.layout.numel < std::numeric_limits<int32_t>::max() - (1 << 20);
+  const bool small =
+      call.layout.numel < FASTGAN_LIMIT(std::numeric_limits<int32_t>::max() - (1 << 20), 4096);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.x.scalar_type(), "bias_act_cuda", [&] {
     const auto p = cast_params<at::opmath_type<scalar_t>>(call.params);
     const scalar_t* gp = call.grad.defined() ? call.grad.const_data_ptr<scalar_t>() : nullptr;
@@ -180,11 +180,11 @@ void launch_cuda(const Call& call) {
   });
 }
 
-using CUDAEntry = Entry<c10::DeviceType::CUDA, launch_cuda>;
+using CUDAEntry = Entry<FASTGAN_CUDA_DEVICE, launch_cuda>;
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
   m.impl("bias_act", &CUDAEntry::forward);
   m.impl("bias_act_backward", &CUDAEntry::backward);
 }

@@ -6,11 +6,9 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../common/cuda.h"
 #include "minibatch_discrimination_args.h"
 
 namespace fastgan::minibatch_discrimination {
@@ -31,7 +29,7 @@ __global__ void pairwise_kernel(const scalar_t* __restrict__ M, const scalar_t* 
                                 scalar_t* __restrict__ dM, const Geometry geo) {
   constexpr bool kGrad = kMode != Mode::kForward;
   constexpr bool kDouble = kMode == Mode::kDoubleBackward;
-  extern __shared__ unsigned char shared_bytes[];
+  FASTGAN_DYNAMIC_SHARED(unsigned char, shared_bytes);
   acc_t* shared = reinterpret_cast<acc_t*>(shared_bytes);
   const int64_t N = geo.N, B = geo.B, D = geo.D;
   const int T = blockDim.x, tid = threadIdx.x;
@@ -100,7 +98,9 @@ __global__ void pairwise_kernel(const scalar_t* __restrict__ M, const scalar_t* 
 template <Mode kMode, typename scalar_t>
 void launch(const Geometry& geo, const Operands& ops) {
   using acc_t = at::opmath_type<scalar_t>;
-  constexpr int64_t kDefaultShared = 48 * 1024;
+  // Shared memory a block may use without opting in (smaller in the emulated build, so that
+  // small D reaches the shrinking thread count and the opt-in).
+  constexpr int64_t kDefaultShared = FASTGAN_LIMIT(48 * 1024, 4 * 1024);
   int device = 0, optin = 0;
   C10_CUDA_CHECK(cudaGetDevice(&device));
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
@@ -123,7 +123,7 @@ void launch(const Geometry& geo, const Operands& ops) {
   const dim3 grid(static_cast<unsigned>((geo.N + threads - 1) / threads),
                   static_cast<unsigned>(geo.B));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  kernel<<<grid, threads, bytes, stream>>>(
+  FASTGAN_LAUNCH(grid, threads, bytes, stream, kernel)(
       ops.M.const_data_ptr<scalar_t>(),
       kMode != Mode::kForward ? ops.grad.const_data_ptr<scalar_t>() : nullptr,
       kMode == Mode::kDoubleBackward ? ops.v.const_data_ptr<scalar_t>() : nullptr,
@@ -147,11 +147,11 @@ void pairwise(Mode mode, const Geometry& geo, const Operands& ops) {
       });
 }
 
-using CUDAEntry = Entry<pairwise, c10::DeviceType::CUDA>;
+using CUDAEntry = Entry<pairwise, FASTGAN_CUDA_DEVICE>;
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
   m.impl("minibatch_similarity", &CUDAEntry::forward);
   m.impl("minibatch_similarity_backward", &CUDAEntry::backward);
   m.impl("minibatch_similarity_double_backward", &CUDAEntry::double_backward);

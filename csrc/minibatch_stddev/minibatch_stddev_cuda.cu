@@ -6,11 +6,9 @@
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../common/cuda.h"
 #include "minibatch_stddev_args.h"
 
 namespace fastgan::minibatch_stddev {
@@ -50,7 +48,7 @@ __device__ void group_stats(const scalar_t* x, const Geometry& geo, int64_t m, i
 template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(const scalar_t* __restrict__ x, scalar_t* __restrict__ out, const Geometry geo) {
-  __shared__ acc_t shared[kThreads];
+  FASTGAN_SHARED(acc_t, shared, kThreads);
   const int64_t m = blockIdx.x / geo.F, f = blockIdx.x % geo.F;
   const int64_t elements = geo.c * geo.HW, out_channels = geo.C + geo.F;
   acc_t total = 0;
@@ -75,7 +73,7 @@ template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(kThreads)
     backward_kernel(const scalar_t* __restrict__ grad, const scalar_t* __restrict__ x,
                     scalar_t* __restrict__ grad_x, const Geometry geo) {
-  __shared__ acc_t shared[kThreads];
+  FASTGAN_SHARED(acc_t, shared, kThreads);
   const int64_t m = blockIdx.x / geo.F, f = blockIdx.x % geo.F;
   const int64_t out_channels = geo.C + geo.F;
   acc_t gs = 0;  // the gradient of s[m, f]: its channel, over the group and the pixels
@@ -102,7 +100,7 @@ void forward(const at::Tensor& x, const at::Tensor& out, const Geometry& geo) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "minibatch_stddev", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    forward_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(geo.M * geo.F, kThreads, 0, stream, forward_kernel<scalar_t, acc_t>)(
         x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), geo);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
@@ -114,7 +112,7 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry&
   at::Tensor grad_x = at::empty(x.sizes(), x.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "minibatch_stddev_backward", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    backward_kernel<scalar_t, acc_t><<<geo.M * geo.F, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(geo.M * geo.F, kThreads, 0, stream, backward_kernel<scalar_t, acc_t>)(
         grad.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
         grad_x.mutable_data_ptr<scalar_t>(), geo);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -122,11 +120,11 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& x, const Geometry&
   return grad_x;
 }
 
-using CUDAEntry = Entry<forward, backward, c10::DeviceType::CUDA>;
+using CUDAEntry = Entry<forward, backward, FASTGAN_CUDA_DEVICE>;
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
   m.impl("minibatch_stddev", &CUDAEntry::forward);
   m.impl("minibatch_stddev_backward", &CUDAEntry::backward);
 }

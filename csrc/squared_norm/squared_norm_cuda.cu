@@ -2,11 +2,9 @@
 // block reduction into the partials.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include "../common/cuda.h"
 #include "squared_norm.h"
 
 namespace fastgan::squared_norm {
@@ -18,7 +16,7 @@ template <typename scalar_t, typename acc_t>
 __global__ void __launch_bounds__(kThreads)
     partials_kernel(const scalar_t* __restrict__ x, acc_t* __restrict__ partials,
                     int64_t per_sample, int64_t stride, int64_t chunks) {
-  __shared__ acc_t shared[kThreads];
+  FASTGAN_SHARED(acc_t, shared, kThreads);
   const int64_t task = blockIdx.x;
   const int64_t n = task / chunks, first = (task % chunks) * kChunk;
   const int64_t count = min(kChunk, per_sample - first);
@@ -64,13 +62,14 @@ void partials_cuda(const at::Tensor& x, const at::Tensor& partials, int64_t per_
     using acc_t = at::opmath_type<scalar_t>;
     if (chunks == 1 && per_sample < kShortSample) {
       const int64_t N = x.size(0);
-      short_samples_kernel<scalar_t, acc_t><<<(N + kThreads - 1) / kThreads, kThreads, 0, stream>>>(
+      FASTGAN_LAUNCH((N + kThreads - 1) / kThreads, kThreads, 0, stream,
+                     short_samples_kernel<scalar_t, acc_t>)(
           x.const_data_ptr<scalar_t>(), partials.mutable_data_ptr<acc_t>(), N, per_sample,
           x.stride(0));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
       return;
     }
-    partials_kernel<scalar_t, acc_t><<<x.size(0) * chunks, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(x.size(0) * chunks, kThreads, 0, stream, partials_kernel<scalar_t, acc_t>)(
         x.const_data_ptr<scalar_t>(), partials.mutable_data_ptr<acc_t>(), per_sample,
         x.stride(0), chunks);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -79,8 +78,8 @@ void partials_cuda(const at::Tensor& x, const at::Tensor& partials, int64_t per_
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
-  m.impl("squared_norm", &entry<partials_cuda, c10::DeviceType::CUDA>);
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
+  m.impl("squared_norm", &entry<partials_cuda, FASTGAN_CUDA_DEVICE>);
 }
 
 }  // namespace fastgan::squared_norm

@@ -55,12 +55,14 @@ struct Args : bias_act::ActArgs {
 // `owned`: grad_z is a new tensor this code may overwrite. needs(i) says whether input i needs one.
 template <typename Needs>
 variable_list input_grads(at::Tensor grad_z, bool owned, const Inputs& in, const Needs& needs) {
+#ifndef FASTGAN_CUDA_EMU  // there the CPU tensors stand for CUDA ones: take the GPU's path
   const GradsWanted want{needs(0), needs(1) && in.scale.defined(), needs(2) && in.noise.defined(),
                          needs(3) && in.b.defined()};
   Grads fused;
   if (input_grads_cpu(grad_z, owned, in.x, in.scale, in.noise, want, fused)) {
     return {fused.x, fused.scale, fused.noise, fused.b};
   }
+#endif
   at::Tensor grad_x, grad_scale, grad_noise, grad_b;
   if (needs(1) && in.scale.defined()) {
     // One pass over grad_z and x, without their [N, C, H, W] product.

@@ -4,15 +4,13 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 
+#include "../common/cuda.h"
 #include "styled_bias_act_args.h"
 
 namespace fastgan::styled_bias_act {
@@ -90,11 +88,11 @@ void launch_typed(const Call& call, cudaStream_t stream) {
   };
   const int64_t blocks = (call.x.numel() + kThreads * kUnroll - 1) / (kThreads * kUnroll);
   if (call.grad.defined()) {
-    styled_kernel<scalar_t, index_t, true><<<blocks, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(blocks, kThreads, 0, stream, styled_kernel<scalar_t, index_t, true>)(
         ptr(call.grad), ptr(call.x), ptr(call.scale), ptr(call.noise), ptr(call.b),
         call.out.mutable_data_ptr<scalar_t>(), shape, p);
   } else {
-    styled_kernel<scalar_t, index_t, false><<<blocks, kThreads, 0, stream>>>(
+    FASTGAN_LAUNCH(blocks, kThreads, 0, stream, styled_kernel<scalar_t, index_t, false>)(
         nullptr, ptr(call.x), ptr(call.scale), ptr(call.noise), ptr(call.b),
         call.out.mutable_data_ptr<scalar_t>(), shape, p);
   }
@@ -106,7 +104,8 @@ void launch(const Call& call) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   // Indices up to numel + kThreads * kUnroll must fit the index type.
   const bool small = call.x.numel() + kThreads * kUnroll <
-                     static_cast<int64_t>(std::numeric_limits<uint32_t>::max());
+                     FASTGAN_LIMIT(static_cast<int64_t>(std::numeric_limits<uint32_t>::max()),
+                                   int64_t{8192});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.x.scalar_type(),
                                   "styled_bias_act", [&] {
                                     if (small) {
@@ -117,11 +116,11 @@ void launch(const Call& call) {
                                   });
 }
 
-using CUDAEntry = Entry<c10::DeviceType::CUDA, launch>;
+using CUDAEntry = Entry<FASTGAN_CUDA_DEVICE, launch>;
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
   m.impl("styled_bias_act", &CUDAEntry::forward);
   m.impl("styled_bias_act_backward", &CUDAEntry::backward);
 }

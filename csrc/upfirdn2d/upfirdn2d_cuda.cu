@@ -15,23 +15,24 @@
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/outer.h>
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "../common/cuda.h"
 #include "upfirdn2d_args.h"
 
 namespace fastgan::upfirdn2d {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int64_t kMaxGridZ = 65535;
-constexpr int64_t kMaxGridY = 65535;
-constexpr int64_t kMaxDirectBlocks = 1 << 16;
+// Grid limits of the tiled kernel (planes beyond grid.z loop inside a block; more tile rows than
+// grid.y allows take the direct kernel) and blocks of the grid-stride direct kernel; small in the
+// emulated build, so that test inputs reach the plane loop and the grid-stride loop.
+constexpr int64_t kMaxGridZ = FASTGAN_LIMIT(65535, 3);
+constexpr int64_t kMaxGridY = FASTGAN_LIMIT(65535, 6);
+constexpr int64_t kMaxDirectBlocks = FASTGAN_LIMIT(1 << 16, 3);
 // Dynamic shared memory available to a block without opting in.
 constexpr int64_t kMaxSharedBytes = 48 * 1024;
 
@@ -55,7 +56,7 @@ template <typename scalar_t, typename acc_t, int UP, int DOWN, int TAPS, int TIL
 __global__ void __launch_bounds__(kThreads)
     tiled_kernel(const scalar_t* __restrict__ x, const float* __restrict__ k,
                  scalar_t* __restrict__ out, const Args a) {
-  extern __shared__ unsigned char shared_raw[];
+  FASTGAN_DYNAMIC_SHARED(unsigned char, shared_raw);
   acc_t* const region = reinterpret_cast<acc_t*>(shared_raw);
   acc_t* const taps = region + a.region_w * a.region_h;
 
@@ -168,10 +169,10 @@ void launch_tiled(const Call& call, const at::Tensor& k, Args a, int64_t shared_
                   cudaStream_t stream) {
   const dim3 grid((a.out_w + TILE_W - 1) / TILE_W, (a.out_h + TILE_H - 1) / TILE_H,
                   std::min(a.planes, kMaxGridZ));
-  tiled_kernel<scalar_t, acc_t, UP, DOWN, TAPS, TILE_W, TILE_H>
-      <<<grid, kThreads, shared_bytes, stream>>>(call.x.const_data_ptr<scalar_t>(),
-                                                 k.const_data_ptr<float>(),
-                                                 call.out.mutable_data_ptr<scalar_t>(), a);
+  FASTGAN_LAUNCH(grid, kThreads, shared_bytes, stream,
+                 tiled_kernel<scalar_t, acc_t, UP, DOWN, TAPS, TILE_W, TILE_H>)(
+      call.x.const_data_ptr<scalar_t>(), k.const_data_ptr<float>(),
+      call.out.mutable_data_ptr<scalar_t>(), a);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -222,7 +223,7 @@ void run(const Call& call, const at::Tensor& k, cudaStream_t stream) {
   const int64_t total = a.planes * a.out_h * a.out_w;
   const int64_t blocks = std::min((total + kThreads - 1) / kThreads, kMaxDirectBlocks);
   const bool channels_last = output_format(call.x) == at::MemoryFormat::ChannelsLast;
-  direct_kernel<scalar_t, acc_t><<<blocks, kThreads, 0, stream>>>(
+  FASTGAN_LAUNCH(blocks, kThreads, 0, stream, direct_kernel<scalar_t, acc_t>)(
       call.x.const_data_ptr<scalar_t>(), k.const_data_ptr<float>(),
       call.out.mutable_data_ptr<scalar_t>(), a, channels_last);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -239,8 +240,8 @@ void launch(const Call& call) {
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastgan, CUDA, m) {
-  m.impl("upfirdn2d", &entry<c10::DeviceType::CUDA, launch>);
+TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) {
+  m.impl("upfirdn2d", &entry<FASTGAN_CUDA_DEVICE, launch>);
 }
 
 }  // namespace fastgan::upfirdn2d

@@ -403,7 +403,7 @@ def test_bad_input_reaches_cpp_checks():
 # --- CUDA only -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 def test_cuda_second_order_float64_matches_cpu(device):
     x, b = make_inputs("cpu", torch.float64, shape=(2, 5, 4, 3))
     for act in ACTS:
@@ -419,7 +419,7 @@ def test_cuda_second_order_float64_matches_cpu(device):
             assert rel_error(c, r) < 1e-12, act
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 def test_cuda_runs_on_current_stream_and_device_guard(device):
     x, b = make_inputs(device, torch.float32, shape=(8, 64, 32, 32))
     stream = torch.cuda.Stream()
@@ -429,7 +429,7 @@ def test_cuda_runs_on_current_stream_and_device_guard(device):
     assert rel_error(y, reference64(x, b, act="lrelu")) < 1e-5
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 def test_cuda_more_than_2pow31_elements(device):
     free, _ = torch.cuda.mem_get_info()
     n = 2**31 + 4099  # not a multiple of the vector width: the tail path runs too

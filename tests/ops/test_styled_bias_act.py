@@ -607,7 +607,7 @@ def test_baseline_cpu_kernel_matches_reference():
 # --- CUDA only ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 def test_cuda_float64_matches_cpu_to_second_order(device):
     cpu = make_inputs("cpu", torch.float64, (2, 5, 4, 3), noise="NCHW")
     for act in ACTS:
@@ -622,7 +622,7 @@ def test_cuda_float64_matches_cpu_to_second_order(device):
             assert rel_error(c, r) < 1e-12, act
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 @pytest.mark.parametrize("fmt", FORMATS, ids=["contiguous", "channels_last"])
 @pytest.mark.parametrize("width", [16400, 32769], ids=["2pow31-32bit-index", "2pow32-64bit-index"])
 def test_cuda_huge_tensors_both_index_widths(device, fmt, width):
@@ -645,7 +645,7 @@ def test_cuda_huge_tensors_both_index_widths(device, fmt, width):
         assert rel_error(y[:, :, rows], ref) < TOLERANCE[dtype], rows
 
 
-@pytest.mark.parametrize("device", [cuda_param()])
+@pytest.mark.parametrize("device", [cuda_param(emulated=False)])
 def test_cuda_current_stream(device):
     x, s, nz, b = make_inputs(device, torch.float32, (8, 64, 32, 32), noise="NCHW")
     stream = torch.cuda.Stream()
