@@ -6,7 +6,8 @@
 // outputs from it in polyphase form (only the taps that meet a real input sample). The common
 // StyleGAN cases (2x up, 2x down and same-size blur with a 4x4 filter) are compiled with the
 // factors and the filter size as constants so that the tap loops unroll; the rest use the same
-// kernel with run-time values. A 1-D (separable) filter runs as its outer product.
+// kernel with run-time values. A 1-D (separable) filter runs as its outer product, each tap
+// formed in the accumulation type (tap_of).
 //
 // direct_kernel: any strides (channels_last, or tiles too large for shared memory): one thread per
 // output element, in the output's memory order (coalesced for channels_last along C), reading the
@@ -14,7 +15,6 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/outer.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -42,6 +42,7 @@ struct Args {
   int64_t in_h, in_w, out_h, out_w;
   int up_x, up_y, down_x, down_y, pad_x0, pad_y0, fw, fh;
   int region_w, region_h;  // the largest input region of a tile (tiled_kernel)
+  bool separable;          // k is the 1-D filter [fw] of a square fw x fw kernel
   int64_t xs[4], os[4];    // strides of x and out
   double gain;
 };
@@ -49,6 +50,15 @@ struct Args {
 // Upper bound of the input extent read by `tile` consecutive outputs along one axis.
 __host__ __device__ constexpr int region_extent(int tile, int up, int down, int taps) {
   return ((tile - 1) * down + taps - 1) / up + 2;
+}
+
+// Tap (ty, tx) of the 2-D correlation kernel in the accumulation type. For a separable filter the
+// product k[ty] * k[tx] is formed in acc_t: rounded to float it would be off by ~1e-8 relative,
+// far above float64's precision.
+template <typename acc_t>
+__device__ __forceinline__ acc_t tap_of(const float* k, int64_t ty, int64_t tx, const Args& a) {
+  return a.separable ? static_cast<acc_t>(k[ty]) * static_cast<acc_t>(k[tx])
+                     : static_cast<acc_t>(k[ty * a.fw + tx]);
 }
 
 // UP, DOWN, TAPS: compile-time factors and square filter size, or 0 for the run-time ones.
@@ -75,7 +85,7 @@ __global__ void __launch_bounds__(kThreads)
   const int rw = int(floor_div(int64_t(last_ox) * down_x + fw - 1 - a.pad_x0, up_x) - ix0 + 1);
   const int rh = int(floor_div(int64_t(last_oy) * down_y + fh - 1 - a.pad_y0, up_y) - iy0 + 1);
 
-  for (int i = threadIdx.x; i < fw * fh; i += blockDim.x) taps[i] = static_cast<acc_t>(k[i]);
+  for (int i = threadIdx.x; i < fw * fh; i += blockDim.x) taps[i] = tap_of<acc_t>(k, i / fw, i % fw, a);
 
   const acc_t gain = static_cast<acc_t>(a.gain);
   const int64_t plane_in = a.in_h * a.in_w, plane_out = a.out_h * a.out_w;
@@ -141,8 +151,7 @@ __global__ void __launch_bounds__(kThreads)
       if (iy < 0 || iy >= a.in_h) continue;
       for (int64_t tx = px.tap, ix = px.input; tx < a.fw; tx += a.up_x, ++ix) {
         if (ix < 0 || ix >= a.in_w) continue;
-        acc += static_cast<acc_t>(k[ty * a.fw + tx]) *
-               static_cast<acc_t>(xp[iy * a.xs[2] + ix * a.xs[3]]);
+        acc += tap_of<acc_t>(k, ty, tx, a) * static_cast<acc_t>(xp[iy * a.xs[2] + ix * a.xs[3]]);
       }
     }
     out[n * a.os[0] + c * a.os[1] + oy * a.os[2] + ox * a.os[3]] =
@@ -161,6 +170,7 @@ Args make_args(const Call& call) {
   a.fw = int(call.ax.taps), a.fh = int(call.ay.taps);
   for (int d = 0; d < 4; ++d) a.xs[d] = call.x.stride(d), a.os[d] = call.out.stride(d);
   a.gain = call.gain;
+  a.separable = call.separable;
   return a;
 }
 
@@ -232,10 +242,8 @@ void run(const Call& call, const at::Tensor& k, cudaStream_t stream) {
 void launch(const Call& call) {
   const c10::cuda::CUDAGuard guard(call.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  // Both kernels take a 2-D [fh, fw] correlation kernel.
-  const at::Tensor k = call.separable ? at::outer(call.k, call.k).contiguous() : call.k;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, call.x.scalar_type(), "upfirdn2d",
-                                  [&] { run<scalar_t>(call, k, stream); });
+                                  [&] { run<scalar_t>(call, call.k, stream); });
 }
 
 }  // namespace
