@@ -4,6 +4,8 @@ Environment:
   FASTGAN_CUDA=0|1       force the CUDA kernels off / on (default: auto-detect)
   TORCH_CUDA_ARCH_LIST   CUDA architectures (default: the visible GPUs, or 9.0 when none is visible)
   MAX_JOBS               parallel compile jobs (ninja)
+  FASTGAN_BUILD_TEMP     where object files go (default build/temp; scripts/cuda_build.sh keeps
+                         the CUDA build's apart from the CPU build's)
 """
 
 import glob
@@ -51,7 +53,7 @@ class FixedBuildDir(BuildExtension):
 
     def finalize_options(self) -> None:
         super().finalize_options()
-        self.build_temp = os.path.join(ROOT, "build", "temp")
+        self.build_temp = os.environ.get("FASTGAN_BUILD_TEMP") or os.path.join(ROOT, "build", "temp")
 
 
 def extension():

@@ -12,6 +12,11 @@
 # offline where torch, numpy and pytest are already installed (the GPU machine).
 # Environment: PYTHON (base interpreter, default python3), FASTGAN_CUDA, TORCH_CUDA_ARCH_LIST,
 # MAX_JOBS (see setup.py).
+#
+# FASTGAN_CUDA_EMU=1|tsan|asan: also builds that emulated CUDA library (scripts/build_cuda_emu.py)
+# and runs with it, so the ops run the CUDA kernels' code on CPU tensors; tsan and asan run under
+# LD_PRELOAD of the sanitizer's runtime (README: Testing the CUDA kernels without a GPU), e.g.
+#   FASTGAN_CUDA_EMU=1 scripts/dev.sh test tests/ops tests/nn
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -117,10 +122,33 @@ build() {
   echo "$key" > "$stamp"
 }
 
+# The emulated CUDA build FASTGAN_CUDA_EMU asks for, and the sanitizer runtime it runs under.
+emulation() {
+  local emu=${FASTGAN_CUDA_EMU:-0} variant
+  case $emu in
+    0|"") return ;;
+    1|plain) variant=plain ;;
+    tsan|asan) variant=$emu ;;
+    *) log "FASTGAN_CUDA_EMU must be 0, 1, plain, tsan or asan, got '$emu'"; exit 2 ;;
+  esac
+  ninja_on_path
+  "$PY" scripts/build_cuda_emu.py "$variant" >&2 || { log "emulated CUDA build failed"; exit 1; }
+  if [[ $variant != plain ]]; then
+    local runtime
+    runtime=$(${CXX:-g++} -print-file-name="lib$variant.so")
+    export LD_PRELOAD=$runtime${LD_PRELOAD:+:$LD_PRELOAD}
+    # Torch's own threads are not instrumented: keep them out of the picture.
+    export OMP_NUM_THREADS=1
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-"halt_on_error=1 exitcode=66"}
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-"detect_leaks=0"}
+  fi
+}
+
 setup() {
   create_venv
   install_missing
   build
+  emulation
 }
 
 command=${1:-test}

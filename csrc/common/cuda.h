@@ -4,7 +4,8 @@
 // register with FASTGAN_CUDA_KEY / check FASTGAN_CUDA_DEVICE, so both builds take the source
 // unchanged:
 //
-//   FASTGAN_LAUNCH(grid, block, shared_bytes, stream, kernel<...>)(arguments...);
+//   FASTGAN_LAUNCH(grid, block, shared_bytes, stream, kernel<...>)(arguments...);  (names the
+//                                                 kernel itself, not a variable holding it)
 //   FASTGAN_SHARED(T, name, N);          // __shared__ T name[N]
 //   FASTGAN_DYNAMIC_SHARED(T, name);     // extern __shared__ T name[] (the launch's bytes)
 //   TORCH_LIBRARY_IMPL(fastgan, FASTGAN_CUDA_KEY, m) { ... }

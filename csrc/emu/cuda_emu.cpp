@@ -1,16 +1,30 @@
-// The runtime of the CUDA emulation (cuda_emu.h): launch checks, one OS thread per CUDA thread,
-// block barriers, shared memory, warp exchange and the launch log.
+// The runtime of the CUDA emulation (cuda_emu.h): launch checks, the threads of a block, block
+// barriers, shared memory, warp exchange and the launch log.
 //
-// Synchronisation is mutexes and acquire/release atomics (waited on with C++20 atomic wait, a
-// futex), which ThreadSanitizer models exactly: a race it reports between two threads of a block
-// is a missing __syncthreads (or __syncwarp), not an artefact of the emulation. Waiters sleep on
-// the atomic rather than on a condition variable, so releasing a barrier of 256 threads wakes
-// each once, without all of them contending for one mutex again.
+// Each CUDA thread of a block has its own stack and context, in one of two ways
+// (FASTGAN_EMU_THREADS):
+//   os      an OS thread per CUDA thread, waiting on futexes: what ThreadSanitizer needs to see
+//           races between the threads of a block, so the sanitizer builds always run this way;
+//   fibers  (the plain build's default) a fiber per CUDA thread, all on the launching thread,
+//           switched in user space when one waits (a barrier, a warp operation) and resumed
+//           round-robin. The same barriers and order of events, at a fraction of the cost: a
+//           __syncthreads of 256 OS threads on two cores costs ~1 ms of kernel context switches,
+//           which made the emulated op suite run for most of an hour.
+//
+// Synchronisation is mutexes and acquire/release atomics, which ThreadSanitizer models exactly: a
+// race it reports between two threads of a block is a missing __syncthreads (or __syncwarp), not
+// an artefact of the emulation. A waiter sleeps on its atomic with a futex at once: hundreds of
+// CUDA threads share two cores, so spinning (as std::atomic::wait does first) or a condition
+// variable (whose woken threads all contend for one mutex again) would cost far more.
 #include "cuda_emu.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +41,49 @@ thread_local dim3 gridDim;
 
 namespace fastgan::emu {
 namespace {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kFibersAllowed = false;  // the sanitizers must see real threads and stacks
+#else
+constexpr bool kFibersAllowed = true;
+#endif
+
+bool use_fibers() {
+  const char* env = std::getenv("FASTGAN_EMU_THREADS");
+  const std::string mode = env != nullptr && *env != '\0' ? env : (kFibersAllowed ? "fibers" : "os");
+  TORCH_CHECK(mode == "os" || mode == "fibers",
+              "CUDA emulation: FASTGAN_EMU_THREADS must be os or fibers, got '", mode, "'");
+  TORCH_CHECK(mode == "os" || kFibersAllowed,
+              "CUDA emulation: the sanitizer builds run CUDA threads as OS threads only");
+  return mode == "fibers";
+}
+
+// The fibers of the launch running on this OS thread (null: CUDA threads are OS threads).
+class Fibers;
+thread_local Fibers* current_fibers = nullptr;
+void yield_fiber();
+void note_wake();
+
+// Waits until `word` no longer holds `value` (acquire): a fiber yields to the others, an OS
+// thread sleeps on a futex. wake_all ends the waits on `word`.
+void wait_while(const std::atomic<uint32_t>& word, uint32_t value) {
+  while (word.load(std::memory_order_acquire) == value) {
+    if (current_fibers != nullptr) {
+      yield_fiber();
+    } else {
+      syscall(SYS_futex, reinterpret_cast<const uint32_t*>(&word), FUTEX_WAIT_PRIVATE, value,
+              nullptr, nullptr, 0);
+    }
+  }
+}
+void wake_all(std::atomic<uint32_t>& word) {
+  if (current_fibers != nullptr) {
+    note_wake();
+  } else {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX,
+            nullptr, nullptr, 0);
+  }
+}
 
 // A reusable barrier whose participants may leave for good (arrive_and_drop), as a thread that
 // returns from a kernel leaves __syncthreads. The last arrival may run a completion while the
@@ -51,9 +108,7 @@ class Barrier {
         return;
       }
     }
-    while (phase_.load(std::memory_order_acquire) == phase) {
-      phase_.wait(phase, std::memory_order_acquire);
-    }
+    wait_while(phase_, phase);
   }
   void arrive_and_wait() {
     arrive_and_wait([] {});
@@ -69,7 +124,7 @@ class Barrier {
   void next_phase() {  // with mutex_ held
     arrived_ = 0;
     phase_.fetch_add(1, std::memory_order_release);
-    phase_.notify_all();
+    wake_all(phase_);
   }
 
   std::mutex mutex_;
@@ -206,10 +261,10 @@ class Pool {
     remaining_.store(static_cast<uint32_t>(j.threads), std::memory_order_relaxed);
     for (int i = 0; i < j.threads; ++i) {
       workers_[i]->ticket.fetch_add(1, std::memory_order_release);
-      workers_[i]->ticket.notify_one();
+      wake_all(workers_[i]->ticket);
     }
     for (uint32_t left; (left = remaining_.load(std::memory_order_acquire)) != 0;) {
-      remaining_.wait(left, std::memory_order_acquire);
+      wait_while(remaining_, left);
     }
   }
 
@@ -229,11 +284,9 @@ class Pool {
 
   void loop(int index, Worker& worker) {
     for (uint32_t seen = 0;; ++seen) {
-      while (worker.ticket.load(std::memory_order_acquire) == seen) {
-        worker.ticket.wait(seen, std::memory_order_acquire);
-      }
+      wait_while(worker.ticket, seen);
       work(*job_, index);
-      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_all();
+      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) wake_all(remaining_);
     }
   }
 
@@ -242,9 +295,100 @@ class Pool {
   std::atomic<uint32_t> remaining_{0};
 };
 
-// Launch sites that ran, for the coverage report (FASTGAN_EMU_LAUNCH_LOG).
+// The CUDA threads of a launch as fibers on the calling thread: each runs work() on a stack of
+// its own until it waits, then the next runs; round-robin until all have finished. The
+// thread-locals a kernel reads (threadIdx, blockIdx, ...) are saved and restored per fiber.
+class Fibers {
+ public:
+  void run(Job& j) {
+    job_ = &j;
+    const int n = j.threads;
+    while (static_cast<int>(fibers_.size()) < n) fibers_.push_back(std::make_unique<Fiber>());
+    for (int t = 0; t < n; ++t) {
+      Fiber& f = *fibers_[t];
+      getcontext(&f.context);
+      f.context.uc_stack.ss_sp = f.stack.get();
+      f.context.uc_stack.ss_size = kStackBytes;
+      f.context.uc_link = &scheduler_;
+      makecontext(&f.context, &Fibers::entry, 0);
+      f.finished = false;
+      f.state = State{};
+    }
+    Fibers* const outer = current_fibers;
+    const State caller = save();
+    current_fibers = this;
+    int left = n;
+    bool deadlocked = false;
+    while (left > 0 && !deadlocked) {
+      const uint64_t wakes = wakes_;
+      bool finished_any = false;
+      for (int t = 0; t < n; ++t) {
+        Fiber& f = *fibers_[t];
+        if (f.finished) continue;
+        running_ = t;
+        restore(f.state);
+        swapcontext(&scheduler_, &f.context);
+        f.state = save();
+        if (f.finished) --left, finished_any = true;
+      }
+      // A whole round in which nobody finished and no wait ended: every thread waits for one
+      // that never comes. The waiting fibers are abandoned (their stacks are reused).
+      deadlocked = left > 0 && !finished_any && wakes_ == wakes;
+    }
+    current_fibers = outer;
+    restore(caller);
+    TORCH_CHECK(!deadlocked, "CUDA emulation: launch of ", j.site.kernel, " (", j.site.file, ":",
+                j.site.line, ") deadlocked: ", left, " threads wait at a __syncthreads or warp "
+                "operation that the other threads of their block or warp never reach");
+  }
+
+  void yield() { swapcontext(&fibers_[running_]->context, &scheduler_); }
+  void wake() { ++wakes_; }
+
+ private:
+  static constexpr std::size_t kStackBytes = 256 * 1024;
+
+  struct State {
+    uint3 thread_idx{}, block_idx{};
+    dim3 block_dim{}, grid_dim{};
+    Job* job = nullptr;
+    int thread = 0;
+  };
+  struct Fiber {
+    ucontext_t context;
+    std::unique_ptr<char[]> stack{new char[kStackBytes]};
+    bool finished = false;
+    State state;
+  };
+
+  static State save() {
+    return State{threadIdx, blockIdx, blockDim, gridDim, current_job, current_thread};
+  }
+  static void restore(const State& s) {
+    threadIdx = s.thread_idx, blockIdx = s.block_idx, blockDim = s.block_dim;
+    gridDim = s.grid_dim, current_job = s.job, current_thread = s.thread;
+  }
+
+  static void entry() {
+    Fibers& self = *current_fibers;
+    const int t = self.running_;
+    work(*self.job_, t);
+    self.fibers_[t]->finished = true;
+  }  // returns to scheduler_ (uc_link)
+
+  Job* job_ = nullptr;
+  ucontext_t scheduler_;
+  std::vector<std::unique_ptr<Fiber>> fibers_;
+  int running_ = 0;
+  uint64_t wakes_ = 0;
+};
+
+void yield_fiber() { current_fibers->yield(); }
+void note_wake() { current_fibers->wake(); }
+
+// Launch sites and instantiations that ran, for the coverage report (FASTGAN_EMU_LAUNCH_LOG).
 struct SiteStats {
-  std::string file, kernel;
+  std::string file, kernel, signature;
   int line;
   uint64_t launches = 0, max_blocks = 0, max_threads = 0;
 };
@@ -252,6 +396,7 @@ struct SiteStats {
 struct Runtime {
   std::mutex launch_mutex;  // one launch at a time: one stream
   Pool pool;
+  Fibers fibers;
   std::mutex optin_mutex;
   std::map<const void*, int> optin;  // cudaFuncSetAttribute's dynamic shared memory per kernel
   std::map<std::string, SiteStats> sites;
@@ -277,7 +422,8 @@ void write_launch_log() {
   std::FILE* f = std::fopen(path, "a");
   if (f == nullptr) return;
   for (const auto& [key, s] : r.sites) {
-    std::fprintf(f, "%s\t%d\t%s\t%llu\t%llu\t%llu\n", s.file.c_str(), s.line, s.kernel.c_str(),
+    std::fprintf(f, "%s\t%d\t%s\t%s\t%llu\t%llu\t%llu\n", s.file.c_str(), s.line,
+                 s.kernel.c_str(), s.signature.c_str(),
                  static_cast<unsigned long long>(s.launches),
                  static_cast<unsigned long long>(s.max_blocks),
                  static_cast<unsigned long long>(s.max_threads));
@@ -321,8 +467,8 @@ void set_max_dynamic_shared(const void* kernel_id, int bytes) {
   r.optin[kernel_id] = bytes;
 }
 
-void run(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
-         std::size_t shared_bytes, void (*body)(void*), void* context) {
+void run(const LaunchSite& site, const char* signature, const void* kernel_id, dim3 grid,
+         dim3 block, std::size_t shared_bytes, void (*body)(void*), void* context) {
   const auto where = [&] {
     return std::string("CUDA emulation: launch of ") + site.kernel + " (" + site.file + ":" +
            std::to_string(site.line) + ")";
@@ -360,9 +506,16 @@ void run(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
               "cudaFuncAttributeMaxDynamicSharedMemorySize), up to ", kOptinSharedBytes);
 
   std::lock_guard<std::mutex> lock(r.launch_mutex);
-  const std::string key = std::string(site.file) + ":" + std::to_string(site.line) + ":" + site.kernel;
+  // The instantiation, from `signature` ("... [with auto kKernel = <kernel>; ...]").
+  std::string params = signature;
+  const auto open = params.find("kKernel = ");
+  if (open != std::string::npos) {
+    params = params.substr(open + 10, params.find_first_of(";]", open) - open - 10);
+  }
+  const std::string key = std::string(site.file) + ":" + std::to_string(site.line) + ":" + params;
   SiteStats& stats = r.sites[key];
   stats.file = site.file, stats.kernel = site.kernel, stats.line = site.line;
+  stats.signature = params;
   const uint64_t n_blocks = uint64_t(grid.x) * grid.y * grid.z;
   ++stats.launches;
   stats.max_blocks = std::max(stats.max_blocks, n_blocks);
@@ -385,7 +538,11 @@ void run(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
   }
   j.predicates.assign(j.threads, 0);
   j.start_block();
-  r.pool.run(j);
+  if (use_fibers()) {
+    r.fibers.run(j);
+  } else {
+    r.pool.run(j);
+  }
   TORCH_CHECK(j.error.empty(), where(), " with grid ", dims(grid), " and block ", dims(block),
               ": ", j.error);
 }

@@ -169,8 +169,10 @@ struct LaunchSite {
   const char* file;
   int line;
 };
-void run(const LaunchSite& site, const void* kernel_id, dim3 grid, dim3 block,
-         std::size_t shared_bytes, void (*body)(void*), void* context);
+// `signature`: __PRETTY_FUNCTION__ of make_launch, which names the kernel's instantiation (one
+// launch site runs several).
+void run(const LaunchSite& site, const char* signature, const void* kernel_id, dim3 grid,
+         dim3 block, std::size_t shared_bytes, void (*body)(void*), void* context);
 
 // cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes).
 void set_max_dynamic_shared(const void* kernel_id, int bytes);
@@ -179,8 +181,10 @@ template <typename... P>
 class Launch {
  public:
   using Kernel = void (*)(P...);
-  Launch(LaunchSite site, dim3 grid, dim3 block, std::size_t shared_bytes, Kernel kernel)
-      : site_(site), grid_(grid), block_(block), shared_bytes_(shared_bytes), kernel_(kernel) {}
+  Launch(LaunchSite site, const char* signature, dim3 grid, dim3 block, std::size_t shared_bytes,
+         Kernel kernel)
+      : site_(site), signature_(signature), grid_(grid), block_(block),
+        shared_bytes_(shared_bytes), kernel_(kernel) {}
 
   // The kernel's arguments are converted to its parameter types once, at the launch; every
   // thread then gets its own copies, as kernel parameters are on the GPU.
@@ -192,7 +196,7 @@ class Launch {
       Kernel kernel;
       const std::tuple<std::decay_t<P>...>* params;
     } context{kernel_, &params};
-    run(site_, reinterpret_cast<const void*>(kernel_), grid_, block_, shared_bytes_,
+    run(site_, signature_, reinterpret_cast<const void*>(kernel_), grid_, block_, shared_bytes_,
         [](void* c) {
           const auto* ctx = static_cast<const Context*>(c);
           std::apply([&](const auto&... p) { ctx->kernel(p...); }, *ctx->params);
@@ -202,15 +206,25 @@ class Launch {
 
  private:
   LaunchSite site_;
+  const char* signature_;
   dim3 grid_, block_;
   std::size_t shared_bytes_;
   Kernel kernel_;
 };
 
+template <typename Kernel>
+struct LaunchOf;
 template <typename... P>
-Launch<P...> make_launch(LaunchSite site, dim3 grid, dim3 block, std::size_t shared_bytes,
-                         void (*kernel)(P...)) {
-  return Launch<P...>(site, grid, block, shared_bytes, kernel);
+struct LaunchOf<void (*)(P...)> {
+  using type = Launch<P...>;
+};
+
+// The kernel is a template argument, so that __PRETTY_FUNCTION__ names its instantiation.
+template <auto kKernel>
+typename LaunchOf<decltype(kKernel)>::type make_launch(LaunchSite site, dim3 grid, dim3 block,
+                                                       std::size_t shared_bytes) {
+  return typename LaunchOf<decltype(kKernel)>::type(site, __PRETTY_FUNCTION__, grid, block,
+                                                    shared_bytes, kKernel);
 }
 
 // Lane maps of the shuffles (within segments of `width` lanes, as CUDA defines them).
@@ -244,9 +258,10 @@ T shuffle(unsigned mask, T value, int (*map)(int, int, int), int arg, int width,
   ::fastgan::emu::LaunchSite { kernel, __FILE__, __LINE__ }
 
 // FASTGAN_LAUNCH(grid, block, shared_bytes, stream, kernel)(arguments...): kernel<<<...>>>.
-#define FASTGAN_LAUNCH(grid, block, shared_bytes, stream, ...)                              \
-  ((void)(stream), ::fastgan::emu::make_launch(FASTGAN_EMU_SITE(#__VA_ARGS__), (grid),      \
-                                               (block), (shared_bytes), __VA_ARGS__))
+// `kernel` names the kernel (a function or a template's specialization), not a variable.
+#define FASTGAN_LAUNCH(grid, block, shared_bytes, stream, ...)                             \
+  ((void)(stream), ::fastgan::emu::make_launch<__VA_ARGS__>(FASTGAN_EMU_SITE(#__VA_ARGS__), \
+                                                            (grid), (block), (shared_bytes)))
 // FASTGAN_SHARED(T, name, N): __shared__ T name[N].
 #define FASTGAN_SHARED(T, name, N)                                                          \
   static constexpr ::fastgan::emu::SharedSite name##_shared_site{sizeof(T) * (N), alignof(T)}; \

@@ -37,6 +37,21 @@ __global__ void copy_kernel(const float* __restrict__ x, float* __restrict__ out
   if (i < n) out[i] = x[i];
 }
 
+// Each of 2 blocks of 4 threads reads its static and dynamic shared memory before writing it:
+// out[block][0..3] static, [4..7] dynamic. Both blocks must read the emulation's NaN fill (the
+// first block's writes must not reach the second).
+__global__ void unwritten_shared_kernel(float* __restrict__ out) {
+  FASTGAN_SHARED(float, fixed, 4);
+  FASTGAN_DYNAMIC_SHARED(float, dynamic);
+  const int t = threadIdx.x;
+  float* o = out + blockIdx.x * 8;
+  o[t] = fixed[t];
+  o[4 + t] = dynamic[t];
+  __syncthreads();
+  fixed[t] = 1.0f;
+  dynamic[t] = 1.0f;
+}
+
 // Per warp of 32 threads: the sum of its values (shuffle-down tree), the ballot of value > 0,
 // and per block the count of value > 0 (__syncthreads_count) and its prefix of sums via
 // __shfl_up_sync. out: [warps, 4].
@@ -121,6 +136,16 @@ at::Tensor warp_stats(const at::Tensor& x, int64_t threads) {
   return out;
 }
 
+at::Tensor unwritten_shared(const at::Tensor& like) {
+  const c10::cuda::CUDAGuard guard(like.device());
+  at::Tensor out = at::empty({2, 8}, like.options().dtype(at::kFloat));
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  FASTGAN_LAUNCH(2, 4, 4 * sizeof(float), stream, unwritten_shared_kernel)(
+      out.mutable_data_ptr<float>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(fastgan_emu, m) {
@@ -128,12 +153,14 @@ TORCH_LIBRARY(fastgan_emu, m) {
   m.def("neighbour_sum(Tensor x, bool barrier) -> Tensor");
   m.def("copy_n(Tensor x, int n) -> Tensor");
   m.def("warp_stats(Tensor x, int threads) -> Tensor");
+  m.def("unwritten_shared(Tensor like) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(fastgan_emu, FASTGAN_CUDA_KEY, m) {
   m.impl("neighbour_sum", &neighbour_sum);
   m.impl("copy_n", &copy_n);
   m.impl("warp_stats", &warp_stats);
+  m.impl("unwritten_shared", &unwritten_shared);
 }
 
 // `launch` has no tensor argument to dispatch on.

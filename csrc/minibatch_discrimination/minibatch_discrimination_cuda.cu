@@ -115,15 +115,15 @@ void launch(const Geometry& geo, const Operands& ops) {
               optin);
   TORCH_CHECK(geo.B <= 65535, "minibatch_similarity: expected at most 65535 kernels B on CUDA, got ",
               geo.B);
-  auto kernel = pairwise_kernel<kMode, scalar_t, acc_t>;
   if (bytes > kDefaultShared) {
-    C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    C10_CUDA_CHECK(cudaFuncSetAttribute(pairwise_kernel<kMode, scalar_t, acc_t>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         static_cast<int>(bytes)));
   }
   const dim3 grid(static_cast<unsigned>((geo.N + threads - 1) / threads),
                   static_cast<unsigned>(geo.B));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  FASTGAN_LAUNCH(grid, threads, bytes, stream, kernel)(
+  FASTGAN_LAUNCH(grid, threads, bytes, stream, pairwise_kernel<kMode, scalar_t, acc_t>)(
       ops.M.const_data_ptr<scalar_t>(),
       kMode != Mode::kForward ? ops.grad.const_data_ptr<scalar_t>() : nullptr,
       kMode == Mode::kDoubleBackward ? ops.v.const_data_ptr<scalar_t>() : nullptr,
