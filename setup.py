@@ -53,7 +53,8 @@ class FixedBuildDir(BuildExtension):
 
     def finalize_options(self) -> None:
         super().finalize_options()
-        self.build_temp = os.environ.get("FASTGAN_BUILD_TEMP") or os.path.join(ROOT, "build", "temp")
+        default = os.path.join(ROOT, "build", "temp")
+        self.build_temp = os.environ.get("FASTGAN_BUILD_TEMP") or default
 
 
 def extension():

@@ -31,12 +31,12 @@ fi
 }
 export CUDA_HOME
 
-if ! "$PY" -c "import sys, torch; sys.exit(not (torch.__version__.startswith('$TORCH_PIN+') and torch.version.cuda))" 2>/dev/null; then
+if ! "$PY" -c "import sys, torch, PIL; sys.exit(not (torch.__version__.startswith('$TORCH_PIN+') and torch.version.cuda))" 2>/dev/null; then
   log "installing torch==$TORCH_PIN with CUDA into $VENV (about 3 GB from the package registry)"
   python3 -m venv "$VENV"
   # --isolated: this machine's pip configuration points at the local CPU-only wheel.
   "$VENV/bin/pip" install --isolated --quiet --disable-pip-version-check \
-    --index-url https://pypi.org/simple "torch==$TORCH_PIN" numpy ninja "setuptools>=70.1"
+    --index-url https://pypi.org/simple "torch==$TORCH_PIN" numpy pillow ninja "setuptools>=70.1"
 fi
 "$PY" -c "import torch; print('[cuda_build] torch', torch.__version__, 'CUDA', torch.version.cuda)"
 

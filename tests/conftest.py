@@ -83,7 +83,9 @@ def run_with_baseline_cpu_kernels(test_file: str, selection: str) -> None:
     are the baseline x86-64 build (FASTGAN_CPU_ISA=default, what CPUs without AVX2 run); fails
     with their output unless they all pass."""
     if CUDA_EMULATED:
-        pytest.skip("the emulated CUDA build replaces the CPU kernels: no baseline CPU kernel to run")
+        pytest.skip(
+            "the emulated CUDA build replaces the CPU kernels: no baseline CPU kernel to run"
+        )
     env = dict(os.environ, FASTGAN_CPU_ISA="default")
     result = subprocess.run(
         [
