@@ -52,6 +52,17 @@ __global__ void unwritten_shared_kernel(float* __restrict__ out) {
   dynamic[t] = 1.0f;
 }
 
+// Half of a warp waits at __syncwarp, the other half at __syncthreads: neither barrier can
+// complete (undefined behaviour on a GPU, which may hang). Emulated with fibers, it is reported
+// as a deadlock; never run it on a GPU or with FASTGAN_EMU_THREADS=os.
+__global__ void divergent_barrier_kernel() {
+  if (threadIdx.x < 16) {
+    __syncwarp();
+  } else {
+    __syncthreads();
+  }
+}
+
 // Per warp of 32 threads: the sum of its values (shuffle-down tree), the ballot of value > 0,
 // and per block the count of value > 0 (__syncthreads_count) and its prefix of sums via
 // __shfl_up_sync. out: [warps, 4].
@@ -146,6 +157,12 @@ at::Tensor unwritten_shared(const at::Tensor& like) {
   return out;
 }
 
+void divergent_barrier() {
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  FASTGAN_LAUNCH(1, 32, 0, stream, divergent_barrier_kernel)();
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 }  // namespace
 
 TORCH_LIBRARY(fastgan_emu, m) {
@@ -154,6 +171,7 @@ TORCH_LIBRARY(fastgan_emu, m) {
   m.def("copy_n(Tensor x, int n) -> Tensor");
   m.def("warp_stats(Tensor x, int threads) -> Tensor");
   m.def("unwritten_shared(Tensor like) -> Tensor");
+  m.def("divergent_barrier() -> ()");
 }
 
 TORCH_LIBRARY_IMPL(fastgan_emu, FASTGAN_CUDA_KEY, m) {
@@ -164,6 +182,9 @@ TORCH_LIBRARY_IMPL(fastgan_emu, FASTGAN_CUDA_KEY, m) {
 }
 
 // `launch` has no tensor argument to dispatch on.
-TORCH_LIBRARY_IMPL(fastgan_emu, CatchAll, m) { m.impl("launch", &launch); }
+TORCH_LIBRARY_IMPL(fastgan_emu, CatchAll, m) {
+  m.impl("launch", &launch);
+  m.impl("divergent_barrier", &divergent_barrier);
+}
 
 }  // namespace fastgan::emu_selftest

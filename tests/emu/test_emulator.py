@@ -187,6 +187,25 @@ def test_warp_shuffles_and_votes(threads, mode):
     assert result.stdout.split()[-1] == "True"
 
 
+@needs("plain")
+def test_divergent_barriers_are_reported_as_a_deadlock():
+    result = run_emulated(
+        """
+        try:
+            ops.divergent_barrier()
+        except RuntimeError as error:
+            print(error)
+        else:
+            print("no error")
+        """,
+        FASTGAN_EMU_THREADS="fibers",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "divergent_barrier_kernel" in result.stdout and "deadlocked" in result.stdout, (
+        result.stdout
+    )
+
+
 # --- sanitizers -------------------------------------------------------------------------------
 
 
