@@ -320,21 +320,24 @@ T atomicAdd(T* address, T value) {
     return old;
   }
 }
-template <typename T>
-T atomicMax(T* address, T value) {
+namespace fastgan::emu {
+// Stores `value` while replaces(value, current) holds; returns the value it found.
+template <typename T, typename Replaces>
+T atomic_replace_while(T* address, T value, Replaces replaces) {
   std::atomic_ref<T> ref(*address);
   T old = ref.load();
-  while (old < value && !ref.compare_exchange_weak(old, value)) {
+  while (replaces(value, old) && !ref.compare_exchange_weak(old, value)) {
   }
   return old;
 }
+}  // namespace fastgan::emu
+template <typename T>
+T atomicMax(T* address, T value) {
+  return ::fastgan::emu::atomic_replace_while(address, value, [](T v, T old) { return old < v; });
+}
 template <typename T>
 T atomicMin(T* address, T value) {
-  std::atomic_ref<T> ref(*address);
-  T old = ref.load();
-  while (value < old && !ref.compare_exchange_weak(old, value)) {
-  }
-  return old;
+  return ::fastgan::emu::atomic_replace_while(address, value, [](T v, T old) { return v < old; });
 }
 template <typename T>
 T atomicExch(T* address, T value) {

@@ -6,7 +6,6 @@
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
-#include <array>
 #include <cstdint>
 
 #include "../common/cuda.h"
@@ -61,6 +60,18 @@ __global__ void divergent_barrier_kernel() {
   } else {
     __syncthreads();
   }
+}
+
+// out[0] += x (atomicAdd), out[1] = max(out[1], x), out[2] = min(out[2], x), over every thread
+// of every block; out[3] counts the threads through atomicAdd's returned old values.
+__global__ void atomics_kernel(const int* __restrict__ x, int* __restrict__ out, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  atomicAdd(out, x[i]);
+  atomicMax(out + 1, x[i]);
+  atomicMin(out + 2, x[i]);
+  const int before = atomicAdd(out + 3, 1);
+  if (before >= n) atomicExch(out + 3, -1);  // an old value past the count: atomicAdd is broken
 }
 
 // Per warp of 32 threads: the sum of its values (shuffle-down tree), the ballot of value > 0,
@@ -163,6 +174,20 @@ void divergent_barrier() {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+at::Tensor atomics(const at::Tensor& x) {
+  TORCH_CHECK(x.dim() == 1 && x.numel() > 0 && x.scalar_type() == at::kInt && x.is_contiguous(),
+              "expected a contiguous non-empty int32 x");
+  const c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor out = at::empty({4}, x.options());
+  out[0] = 0, out[1] = INT32_MIN, out[2] = INT32_MAX, out[3] = 0;
+  const int n = static_cast<int>(x.numel());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  FASTGAN_LAUNCH((n + 255) / 256, 256, 0, stream, atomics_kernel)(
+      x.const_data_ptr<int>(), out.mutable_data_ptr<int>(), n);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY(fastgan_emu, m) {
@@ -172,6 +197,7 @@ TORCH_LIBRARY(fastgan_emu, m) {
   m.def("warp_stats(Tensor x, int threads) -> Tensor");
   m.def("unwritten_shared(Tensor like) -> Tensor");
   m.def("divergent_barrier() -> ()");
+  m.def("atomics(Tensor x) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(fastgan_emu, FASTGAN_CUDA_KEY, m) {
@@ -179,6 +205,7 @@ TORCH_LIBRARY_IMPL(fastgan_emu, FASTGAN_CUDA_KEY, m) {
   m.impl("copy_n", &copy_n);
   m.impl("warp_stats", &warp_stats);
   m.impl("unwritten_shared", &unwritten_shared);
+  m.impl("atomics", &atomics);
 }
 
 // `launch` has no tensor argument to dispatch on.

@@ -188,6 +188,22 @@ def test_warp_shuffles_and_votes(threads, mode):
 
 
 @needs("plain")
+@pytest.mark.parametrize("mode", THREAD_MODES)
+def test_atomics(mode):
+    result = run_emulated(
+        """
+        x = torch.randint(-1000, 1000, (700,), dtype=torch.int32)
+        out = ops.atomics(x)
+        expected = [x.sum().item(), x.max().item(), x.min().item(), 700]
+        print(out.tolist() == expected, out.tolist(), expected)
+        """,
+        FASTGAN_EMU_THREADS=mode,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "True", result.stdout
+
+
+@needs("plain")
 def test_divergent_barriers_are_reported_as_a_deadlock():
     result = run_emulated(
         """
