@@ -133,7 +133,7 @@ def test_fastgan_info_says_emulated():
     assert "EMULATED CUDA (plain)" in result.stdout
 
 
-def test_requested_emulation_never_falls_back_to_cpu_kernels():
+def test_unknown_emulation_variant_is_an_error():
     result = run_emulated("pass", variant="no-such-build")
     assert result.returncode != 0
     assert "FASTGAN_CUDA_EMU: expected one of" in result.stderr
