@@ -6,6 +6,7 @@ kernels and autograd formulas of every op.
 
 from fastgan.ops.bias_act import ACTIVATIONS, bias_act, bias_act_ref
 from fastgan.ops.conv2d_resample import conv2d_resample, conv2d_resample_ref
+from fastgan.ops.filtered_lrelu import filtered_lrelu, filtered_lrelu_ref
 from fastgan.ops.minibatch_discrimination import (
     minibatch_discrimination,
     minibatch_discrimination_ref,
@@ -48,6 +49,8 @@ __all__ = [
     "conv2d_resample_ref",
     "downsample2d",
     "filter2d",
+    "filtered_lrelu",
+    "filtered_lrelu_ref",
     "minibatch_discrimination",
     "minibatch_discrimination_ref",
     "minibatch_similarity",
