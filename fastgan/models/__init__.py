@@ -3,6 +3,7 @@ residual discriminator), StyleGAN3 (the alias-free generator, T and R) and DCGAN
 baseline)."""
 
 from fastgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from fastgan.models.nvidia_pickle import load_nvidia_pickle
 from fastgan.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from fastgan.models.stylegan3 import StyleGAN3Generator
 
@@ -12,4 +13,5 @@ __all__ = [
     "StyleGAN2Discriminator",
     "StyleGAN2Generator",
     "StyleGAN3Generator",
+    "load_nvidia_pickle",
 ]
