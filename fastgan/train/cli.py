@@ -215,7 +215,12 @@ def add_parsers(sub) -> None:
     train.add_argument("--outdir", default="runs", help="where run directories are created")
     train.add_argument("--cfg", default="tiny", choices=list(PRESETS), help="preset (default tiny)")
     train.add_argument(
-        "--arch", choices=["stylegan2", "dcgan"], help="network (default stylegan2)", **opt
+        "--model",
+        "--arch",
+        dest="arch",
+        choices=["stylegan2", "dcgan", "progan", "cyclegan"],
+        help="network (default stylegan2); progan and cyclegan bring their own defaults",
+        **opt,
     )
     train.add_argument("--res", type=int, help="training resolution, a power of two", **opt)
     train.add_argument("--batch", type=int, help="images per step, over all processes", **opt)

@@ -11,7 +11,7 @@ __all__ = ["LOSSES", "PRECISIONS", "PRESETS", "TrainConfig", "make_config"]
 
 LOSSES = ("logistic", "hinge", "wgan-gp", "rpgan")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-ARCHS = ("stylegan2", "dcgan")
+ARCHS = ("stylegan2", "dcgan", "progan", "cyclegan")
 AUGMENTS = ("translation", "cutout", "color")
 
 
@@ -66,6 +66,20 @@ class TrainConfig:
     device: str = "auto"
     impl: str = "auto"
     max_bad_steps: int = 10
+    # ProGAN (--model progan): kimg per growth phase (fade-in, then stable), WGAN-GP drift.
+    progan_kimg: float = 10.0
+    drift: float = 0.0
+    # CycleGAN (--model cyclegan): the two domains' folders / zips (or --data digits-colour),
+    # lambda, identity weight (x lambda), pool of past fakes, residual blocks, base width,
+    # resampling ('stride' or 'fir').
+    data_a: str | None = None
+    data_b: str | None = None
+    cycle_weight: float = 10.0
+    identity_weight: float = 0.5
+    pool_size: int = 50
+    gen_blocks: int = 6
+    width: int = 16
+    resample: str = "stride"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -149,11 +163,55 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The defaults of --model progan / cyclegan on top of the preset (the paper's settings, sized
+# for the bundled data on a CPU). ProGAN: WGAN-GP (lambda 10) with the drift term 0.001, Adam
+# (0, 0.99) at 0.001, no EMA to speak of, 10 kimg per growth phase. CycleGAN: LSGAN, Adam
+# (0.5, 0.999) at 0.0002 (linear decay to 0 over the second half), batch 1 in the paper; 8 here.
+MODEL_DEFAULTS: dict[str, dict] = {
+    "progan": dict(
+        loss="wgan-gp",
+        gamma=10.0,
+        drift=0.001,
+        lr_g=0.001,
+        lr_d=0.001,
+        betas=(0.0, 0.99),
+        z_dim=128,
+        channel_base=1024,
+        channel_max=64,
+        ema_kimg=1.0,
+        pl_weight=0.0,
+        style_mixing=0.0,
+        kimg=70.0,
+        progan_kimg=10.0,
+        snap=20.0,
+    ),
+    "cyclegan": dict(
+        data="digits-colour",
+        cond=False,
+        loss="hinge",  # unused: CycleGAN's step has its own least-squares losses
+        gamma=0.0,
+        pl_weight=0.0,
+        style_mixing=0.0,
+        lr_g=0.0002,
+        lr_d=0.0002,
+        betas=(0.5, 0.999),
+        batch=8,
+        kimg=40.0,
+        snap=10.0,
+        tick=2.0,
+        metrics=["translate"],
+    ),
+}
+
+
 def make_config(cfg: str = "tiny", **overrides) -> TrainConfig:
-    """The preset `cfg` with `overrides` (None values keep the preset's), checked."""
+    """The preset `cfg` with `overrides` (None values keep the preset's), checked. With
+    ``arch='progan'`` or ``'cyclegan'`` the model's defaults (MODEL_DEFAULTS) come between the
+    preset and the overrides."""
     if cfg not in PRESETS:
         raise ValueError(f"train: expected --cfg in {tuple(PRESETS)}, got {cfg!r}")
     values = dict(PRESETS[cfg])
+    values.update(MODEL_DEFAULTS.get(overrides.get("arch") or "", {}))
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["cfg"] = cfg
     if values.get("gamma") is None:
@@ -199,3 +257,18 @@ def check_config(c: TrainConfig) -> None:
         fail("style_mixing", "in [0, 1]", c.style_mixing)
     if c.channels not in (None, 1, 3):
         fail("channels", "1 or 3", c.channels)
+    if c.progan_kimg <= 0:
+        fail("progan_kimg", "> 0", c.progan_kimg)
+    if c.drift < 0:
+        fail("drift", ">= 0", c.drift)
+    if c.cycle_weight < 0 or c.identity_weight < 0:
+        fail("cycle_weight", "and --identity-weight >= 0", (c.cycle_weight, c.identity_weight))
+    if c.pool_size < 0:
+        fail("pool_size", ">= 0", c.pool_size)
+    for name in ("gen_blocks", "width"):
+        if getattr(c, name) < 1:
+            fail(name, ">= 1", getattr(c, name))
+    if c.resample not in ("stride", "fir"):
+        fail("resample", "'stride' or 'fir'", c.resample)
+    if c.arch == "cyclegan" and c.res % 4:
+        fail("res", "a multiple of 4 for --model cyclegan", c.res)

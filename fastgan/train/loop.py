@@ -112,9 +112,7 @@ class Trainer:
             torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         )
 
-        self.dataset = open_dataset(
-            config.data, config.res, config.channels, xflip=config.xflip, skip_bad=config.skip_bad
-        )
+        self.dataset = self._open_dataset()
         if config.cond and self.dataset.num_classes == 0:
             raise ValueError(
                 f"train: --cond needs a labelled dataset, and {config.data!r} has no labels "
@@ -173,6 +171,11 @@ class Trainer:
         self.grid_z, self.grid_c = self._grid_latents()
         self.writer: EventWriter | None = None
         self.progress = progress and self.dist.is_main
+
+    def _open_dataset(self):
+        """The training images (a subclass may open others, e.g. CycleGAN's two domains)."""
+        c = self.config
+        return open_dataset(c.data, c.res, c.channels, xflip=c.xflip, skip_bad=c.skip_bad)
 
     # ----------------------------------------------------------------------------- state
 
@@ -328,6 +331,10 @@ class Trainer:
             ).mean()
             loss = loss + config.gamma * gp
             stats["penalty_gp"] = gp.item()
+        if config.drift > 0:  # ProGAN's drift term: keeps the critic's outputs near 0
+            drift = real_logits.float().square().mean()
+            loss = loss + config.drift * drift
+            stats["penalty_drift"] = drift.item()
         self._optimise(loss, self.D, self.opt_D)
         if config.loss != "wgan-gp" and config.gamma > 0 and self.step % config.r1_interval == 0:
             real_in = real.detach().requires_grad_(True)
@@ -370,6 +377,10 @@ class Trainer:
         )
         c_real = self._labels(labels)
         self._iteration_ok = True
+        if self.config.arch == "progan":
+            from fastgan.train.models_extra import apply_progan_growth
+
+            apply_progan_growth(self.config, self.cur_nimg, self.G, self.D, self.G_ema)
         stats = self._generator_phase(real, c_real)
         stats.update(self._discriminator_phase(real, c_real))
         self.dist.average_buffers(self.G)

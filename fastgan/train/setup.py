@@ -19,6 +19,10 @@ def build_models(
     config: TrainConfig, img_channels: int, c_dim: int
 ) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(G, D) for the configuration, on the CPU in float32, from torch's current random state."""
+    if config.arch in ("progan", "cyclegan"):
+        from fastgan.train.models_extra import build_extra_models
+
+        return build_extra_models(config, img_channels, c_dim)
     if config.arch == "dcgan":
         G = DCGANGenerator(
             z_dim=config.z_dim,
