@@ -4,6 +4,7 @@ baseline)."""
 
 from fastgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from fastgan.models.nvidia_pickle import load_nvidia_pickle
+from fastgan.models.rosinality import load_rosinality_checkpoint
 from fastgan.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from fastgan.models.stylegan3 import StyleGAN3Generator
 
@@ -14,4 +15,5 @@ __all__ = [
     "StyleGAN2Generator",
     "StyleGAN3Generator",
     "load_nvidia_pickle",
+    "load_rosinality_checkpoint",
 ]
