@@ -1,4 +1,5 @@
-"""The `fastgan` command: `fastgan info | bench | metrics | train | generate | profile`."""
+"""The `fastgan` command: `fastgan info | bench | metrics | train | generate | profile |
+convert`."""
 
 from __future__ import annotations
 
@@ -371,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_metrics_parser(sub)
     add_train_parsers(sub)
+    from fastgan.convert import add_parser as add_convert_parser
+
+    add_convert_parser(sub)
     return parser
 
 

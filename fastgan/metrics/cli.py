@@ -70,7 +70,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     fake.add_argument(
         "--fake", metavar="PATH", help="generated images: a folder or a .npz / .pt file"
     )
-    fake.add_argument("--ckpt", metavar="PATH", help="a trainer checkpoint to draw images from")
+    fake.add_argument(
+        "--ckpt",
+        metavar="PATH",
+        help="a fastgan snapshot, NVIDIA StyleGAN2-ADA .pkl or rosinality .pt to draw images from",
+    )
     parser.add_argument(
         "--num", type=_positive_int, default=50000, help="images to draw with --ckpt (50000)"
     )

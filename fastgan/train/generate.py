@@ -10,7 +10,7 @@ import torch
 
 from fastgan.train.config import TrainConfig
 from fastgan.train.setup import build_models
-from fastgan.utils.checkpoint import CheckpointError, load_checkpoint
+from fastgan.utils.checkpoint import CheckpointError
 
 __all__ = ["generate_fn_from_checkpoint", "load_generator"]
 
@@ -18,11 +18,15 @@ __all__ = ["generate_fn_from_checkpoint", "load_generator"]
 def load_generator(
     path: str | os.PathLike, device: torch.device | str | None = None
 ) -> tuple[torch.nn.Module, dict]:
-    """(G_ema in eval mode on `device`, the snapshot) from a snapshot of `fastgan train`.
+    """(G_ema in eval mode on `device`, the snapshot) from a snapshot of `fastgan train` or of
+    `fastgan convert`, or an NVIDIA StyleGAN2-ADA pickle or rosinality checkpoint (converted in
+    memory by :func:`fastgan.convert.read_snapshot`).
 
     CheckpointError (a ValueError) naming `path` when the file is not a readable snapshot or its
     weights do not fit the network its configuration describes."""
-    snapshot = load_checkpoint(path)
+    from fastgan.convert import read_snapshot  # also NVIDIA .pkl / rosinality .pt, converted
+
+    snapshot = read_snapshot(path)
     try:
         config = TrainConfig.from_dict(snapshot["config"])
         G, _ = build_models(config, int(snapshot["img_channels"]), int(snapshot["c_dim"]))
