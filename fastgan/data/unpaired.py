@@ -123,7 +123,9 @@ def _match_channels(dataset: ImageDataset, channels: int) -> ImageDataset:
     if channels == 3:
         images = images.expand(-1, 3, -1, -1).contiguous()
     else:
-        images = images.mean(dim=1, keepdim=True)
+        images = images.float().mean(dim=1, keepdim=True)
+        if dataset.images.dtype == torch.uint8:
+            images = images.round().to(torch.uint8)
     return ImageDataset(
         images,
         dataset.labels,

@@ -74,6 +74,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics_num=args.metrics_num,
         inception_weights=args.inception_weights,
         impl=args.impl,
+        data_a=args.data_a,
+        data_b=args.data_b,
     )
     if args.cond is not None:
         overrides["cond"] = args.cond
@@ -93,6 +95,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             run_dir = resume.parent
         else:
             config = make_config(args.cfg, **overrides)
+        if config.arch == "cyclegan":
+            from fastgan.train.cyclegan_loop import CycleGANTrainer as Trainer
         trainer = Trainer(config, run_dir=run_dir, resume=resume, progress=not args.quiet)
         summary = trainer.run()
     except (CheckpointError, TrainingError, ValueError) as e:
@@ -212,6 +216,8 @@ def add_parsers(sub) -> None:
     train.add_argument(
         "--data", default="digits", help="digits, shapes, or a folder / .zip of images", **opt
     )
+    train.add_argument("--data-a", help="--model cyclegan: domain A's folder / .zip", **opt)
+    train.add_argument("--data-b", help="--model cyclegan: domain B's folder / .zip", **opt)
     train.add_argument("--outdir", default="runs", help="where run directories are created")
     train.add_argument("--cfg", default="tiny", choices=list(PRESETS), help="preset (default tiny)")
     train.add_argument(
@@ -308,3 +314,30 @@ def add_parsers(sub) -> None:
     gen.add_argument("--per-seed", metavar="DIR", help="also one PNG per image in DIR")
     gen.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     gen.set_defaults(func=cmd_generate)
+
+    tr = sub.add_parser(
+        "translate",
+        help="translate a folder of images with a CycleGAN snapshot",
+        description="Writes <name>.png into --out for every image of --input.",
+    )
+    tr.add_argument(
+        "--ckpt", required=True, help="a snapshot-*.pt of fastgan train --model cyclegan"
+    )
+    tr.add_argument("--input", required=True, help="a folder of PNG / JPEG / WebP images")
+    tr.add_argument("--out", required=True, help="the output folder")
+    tr.add_argument("--direction", choices=["a2b", "b2a"], default="a2b", help="default a2b")
+    tr.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    tr.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from fastgan.train.cyclegan_loop import translate_folder
+    from fastgan.utils.checkpoint import CheckpointError
+
+    try:
+        written = translate_folder(args.ckpt, args.input, args.out, args.direction, args.device)
+    except (CheckpointError, ValueError) as e:
+        print(f"fastgan translate: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} images to {args.out}")
+    return 0

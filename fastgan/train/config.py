@@ -196,9 +196,9 @@ MODEL_DEFAULTS: dict[str, dict] = {
         lr_d=0.0002,
         betas=(0.5, 0.999),
         batch=8,
-        kimg=40.0,
-        snap=10.0,
-        tick=2.0,
+        kimg=10.0,
+        snap=2.0,
+        tick=0.5,
         metrics=["translate"],
     ),
 }
