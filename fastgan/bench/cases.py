@@ -573,6 +573,64 @@ def train_cases(
             max_warmup=0,
             max_runs=3,
         )
+    if not shapes:
+        yield from progan_cyclegan_train_cases(device, dtype)
+
+
+def progan_cyclegan_train_cases(device: torch.device, dtype: torch.dtype) -> Iterator[Case]:
+    """Training iterations of `--model progan` (at full resolution, WGAN-GP with the drift
+    term) and `--model cyclegan` (both generators and discriminators, image pools) on the
+    bundled data at 16x16 with their default widths: fastgan's ops against the reference ops
+    (no compiled column: ProGAN's growing graph and CycleGAN's pools are not compiled)."""
+    from fastgan.train import Trainer, make_config
+    from fastgan.train.cyclegan_loop import CycleGANTrainer
+
+    precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    for arch, cls, data, batch in (
+        ("progan", Trainer, "digits", 32),
+        ("cyclegan", CycleGANTrainer, "digits-colour", 8),
+    ):
+        iterations = 4
+
+        def trainer(impl: str, arch=arch, cls=cls, data=data):
+            config = make_config(
+                "tiny",
+                arch=arch,
+                data=data,
+                metrics=[],
+                precision=precision,
+                impl=impl,
+                device=device.type,
+            )
+            t = cls(config, progress=False)
+            if arch == "progan":  # past the growth: the full-resolution networks
+                t.cur_nimg = int(config.kimg * 1000) // 2
+            return t
+
+        trainers = {"fused": trainer("native"), "eager": trainer("ref")}
+
+        def run(t, iterations=iterations):
+            nimg = t.cur_nimg
+            for _ in range(iterations):
+                t.train_step()
+            t.cur_nimg = nimg  # ProGAN's schedule stays at the level measured
+            synchronize(device)
+
+        yield Case(
+            f"train_{arch}",
+            "iteration",
+            (batch, 3 if arch == "cyclegan" else 1, 16, 16),
+            dtype,
+            device,
+            lambda: (),
+            {name: (lambda i, t=t: run(t)) for name, t in trainers.items()},
+            params=f"{arch},{iterations} it",
+            measure_memory=True,
+            check_output=False,
+            items_per_call=batch * iterations,
+            max_warmup=1,
+            max_runs=3,
+        )
 
 
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
