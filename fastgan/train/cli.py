@@ -76,6 +76,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         impl=args.impl,
         data_a=args.data_a,
         data_b=args.data_b,
+        progan_kimg=args.progan_kimg,
+        width=args.width,
+        gen_blocks=args.gen_blocks,
+        resample=args.resample,
+        pool_size=args.pool_size,
+        cycle_weight=args.cycle_weight,
+        identity_weight=args.identity_weight,
     )
     if args.cond is not None:
         overrides["cond"] = args.cond
@@ -218,6 +225,27 @@ def add_parsers(sub) -> None:
     )
     train.add_argument("--data-a", help="--model cyclegan: domain A's folder / .zip", **opt)
     train.add_argument("--data-b", help="--model cyclegan: domain B's folder / .zip", **opt)
+    train.add_argument(
+        "--progan-kimg", type=float, help="--model progan: kimg per growth phase (10)", **opt
+    )
+    train.add_argument("--width", type=int, help="--model cyclegan: base channels (16)", **opt)
+    train.add_argument(
+        "--gen-blocks",
+        type=int,
+        help="--model cyclegan: residual blocks (6; 9 in the paper)",
+        **opt,
+    )
+    train.add_argument(
+        "--resample",
+        choices=["stride", "fir"],
+        help="--model cyclegan: strided convolutions (stride) or anti-aliased FIR resampling",
+        **opt,
+    )
+    train.add_argument("--pool-size", type=int, help="--model cyclegan: past fakes (50)", **opt)
+    train.add_argument("--cycle-weight", type=float, help="--model cyclegan: lambda (10)", **opt)
+    train.add_argument(
+        "--identity-weight", type=float, help="--model cyclegan: x lambda (0.5)", **opt
+    )
     train.add_argument("--outdir", default="runs", help="where run directories are created")
     train.add_argument("--cfg", default="tiny", choices=list(PRESETS), help="preset (default tiny)")
     train.add_argument(

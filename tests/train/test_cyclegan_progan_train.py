@@ -3,6 +3,7 @@ CLI (train, generate, translate), the CycleGAN sample grid, bad options."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +157,24 @@ def test_cli_cyclegan_train_and_translate(tmp_path, capsys):
         "--outdir",
         str(tmp_path / "runs"),
         "--quiet",
+        "--width",
+        "2",
+        "--gen-blocks",
+        "1",
+        "--resample",
+        "fir",
+        "--pool-size",
+        "2",
     ]
     assert main(args) == 0
+    (config,) = (tmp_path / "runs").glob("*/config.json")
+    saved = json.loads(config.read_text())
+    assert (saved["width"], saved["gen_blocks"], saved["resample"], saved["pool_size"]) == (
+        2,
+        1,
+        "fir",
+        2,
+    )
     (snap,) = (tmp_path / "runs").glob("*/snapshot-*.pt")
     grids = list((tmp_path / "runs").glob("*/samples-000000008.png"))
     assert grids and Image.open(grids[0]).size[1] > 6 * 8  # six rows
