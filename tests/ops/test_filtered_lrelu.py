@@ -114,7 +114,7 @@ def test_public_function_matches_reference():
 
 
 def test_reference_gradients():
-    x = torch.randn(1, 2, 4, 5, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, dtype=torch.float64, requires_grad=True)
     fu, fd = make_filter(4), make_filter((3, 2))
     torch.autograd.gradcheck(
@@ -332,7 +332,8 @@ def test_linear_map_and_its_adjoint(device):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("fmt", FORMATS, ids=["contiguous", "channels_last"])
 def test_opcheck(device, fmt):
-    for case in (NATIVE_CASES[0], NATIVE_CASES[3]):
+    # One case per layout (opcheck runs each call many ways): separable 12 taps, 2-D filters.
+    for case in [NATIVE_CASES[0] if fmt == torch.contiguous_format else NATIVE_CASES[3]]:
         x, fu, fd, b, kwargs = native_grads(case, device, torch.float32, fmt)
         padding = list(parse_padding(kwargs["padding"]))
         up, down, flip = kwargs["up"], kwargs["down"], kwargs["flip_filter"]
