@@ -24,6 +24,21 @@ TORCH_LIBRARY(fastgan, m) {
   m.def("upfirdn2d(Tensor x, Tensor f, int[2] up, int[2] down, int[4] padding, bool flip_filter,"
         " float gain) -> Tensor");
 
+  m.set_python_module("fastgan.ops.filtered_lrelu");
+  // StyleGAN3's filtered leaky ReLU per plane of x [N, C, H, W]: t = upfirdn2d(x + b, fu, up,
+  // padding [x0, x1, y0, y1], gain up^2), y = upfirdn2d(clamp(lrelu(t, slope) * gain, -clamp,
+  // clamp), fd, down); fu, fd: None (identity), [taps] (separable) or [fh, fw]; clamp < 0: none.
+  // Returns y and, when save_mask, the activation's state per element of t (int8 [N, C, th, tw]:
+  // 0 clamped, 1 positive, 2 negative; else an empty tensor) for the gradients.
+  m.def("filtered_lrelu(Tensor x, Tensor? fu, Tensor? fd, Tensor? b, int up, int down,"
+        " int[4] padding, float gain, float slope, float clamp, bool flip_filter, bool save_mask)"
+        " -> (Tensor, Tensor)");
+  // The derivative of filtered_lrelu with its mask M fixed, a linear map: D(M * U(v)) for v
+  // shaped as x (transpose false), or its adjoint U^T(M * D^T(v)) for v shaped as y (transpose
+  // true: the gradient with respect to x + b). Its gradient is the same op, transposed.
+  m.def("filtered_lrelu_linear(Tensor v, Tensor mask, Tensor? fu, Tensor? fd, int up, int down,"
+        " int[4] padding, float gain, float slope, bool flip_filter, bool transpose) -> Tensor");
+
   m.set_python_module("fastgan.ops.styled_bias_act");
   // The epilogue of a StyleGAN2 generator layer, x [N, C, H, W]: z = x * scale[n, c] + noise +
   // b[c], y = clamp(act(z, alpha) * gain, -clamp, clamp); noise [Nn, Cn, H, W] with Nn in {1, N},

@@ -14,6 +14,8 @@ from fastgan.ops import (
     bias_act_ref,
     downsample2d,
     filter2d,
+    filtered_lrelu,
+    filtered_lrelu_ref,
     minibatch_discrimination,
     minibatch_discrimination_ref,
     minibatch_stddev,
@@ -181,6 +183,102 @@ def upfirdn2d_cases(
                 bytes_moved=2 * (size_in + size_out),
                 params=params,
             )
+
+
+# StyleGAN3 layers (N, C, H, W, up, down, up taps, down taps) on the CPU: a same-rate layer at 64x64
+# (2x up, 2x down, 12-tap filters), one at 32x32 with 256 channels, and an upsampling layer from
+# 32x32 to 64x64 (4x up with 24 taps, 2x down with 12).
+FILTERED_LRELU_LAYERS = {
+    "cpu": [
+        (4, 128, 64, 64, 2, 2, 12, 12),
+        (4, 256, 32, 32, 2, 2, 12, 12),
+        (4, 128, 32, 32, 4, 2, 24, 12),
+    ],
+    "cuda": [
+        (32, 128, 256, 256, 2, 2, 12, 12),
+        (32, 512, 64, 64, 2, 2, 12, 12),
+        (32, 256, 128, 128, 4, 2, 24, 12),
+    ],
+}
+
+
+def filtered_lrelu_cases(
+    device: torch.device, dtype: torch.dtype, shapes: list[tuple[int, ...]] | None = None
+) -> Iterator[Case]:
+    """StyleGAN3's filtered lrelu (bias, upsampling filter, lrelu with gain sqrt 2 and clamp 256,
+    downsampling filter) with Kaiser-like lowpass filters; a --shape N x C x H x W runs the 2x
+    up / 2x down layer with 12 taps."""
+    layers = FILTERED_LRELU_LAYERS[device.type]
+    if shapes:
+        for shape in shapes:
+            if len(shape) != 4:
+                raise ValueError(f"filtered_lrelu: expected a shape N x C x H x W, got {shape}")
+        layers = [(*shape, 2, 2, 12, 12) for shape in shapes]
+    element = torch.empty((), dtype=dtype).element_size()
+    for n, c, h, w, up, down, fu_taps, fd_taps in layers:
+        # A windowed-sinc lowpass as StyleGAN3 designs them (symmetric, sums to 1).
+        def lowpass(taps: int, rate: int) -> torch.Tensor:
+            t = torch.arange(taps, dtype=torch.float64) - (taps - 1) / 2
+            f = torch.sinc(t / rate) * torch.kaiser_window(taps, periodic=False, beta=6.0).double()
+            return (f / f.sum()).float().to(device)
+
+        fu, fd = lowpass(fu_taps, up), lowpass(fd_taps, down)
+        # Padding that makes the output (h * up / down) x (w * up / down).
+        out_h, out_w = h * up // down, w * up // down
+        pad_y = (out_h - 1) * down + fd_taps + fu_taps - 1 - h * up
+        pad_x = (out_w - 1) * down + fd_taps + fu_taps - 1 - w * up
+        kwargs = dict(
+            up=up,
+            down=down,
+            padding=[(pad_x + 1) // 2, pad_x // 2, (pad_y + 1) // 2, pad_y // 2],
+            clamp=256.0,
+        )
+
+        def fused(x, b, fu=fu, fd=fd, kwargs=kwargs):
+            return filtered_lrelu(x, fu, fd, b, impl="native", **kwargs)
+
+        def eager(x, b, fu=fu, fd=fd, kwargs=kwargs):
+            return filtered_lrelu_ref(x, fu, fd, b, **kwargs)
+
+        compiled = compile_reference(eager)
+        shape = (n, c, h, w)
+        size_in = n * c * h * w * element
+        size_out = n * c * out_h * out_w * element
+
+        def inputs(requires_grad: bool, shape=shape, out_shape=(n, c, out_h, out_w)) -> tuple:
+            x = torch.randn(shape, device=device, dtype=dtype, requires_grad=requires_grad)
+            b = torch.randn(shape[1], device=device, dtype=dtype, requires_grad=requires_grad)
+            if not requires_grad:
+                return (x, b)
+            return (x, b, torch.randn(out_shape, device=device, dtype=dtype))
+
+        params = f"up{up},down{down},{fu_taps}/{fd_taps}-tap,clamp"
+        yield Case(
+            "filtered_lrelu",
+            "fwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(False),
+            {
+                "fused": lambda i, fn=fused: fn(*i),
+                "eager": lambda i, fn=eager: fn(*i),
+                "compiled": lambda i, fn=compiled: fn(*i),
+            },
+            bytes_moved=size_in + size_out,
+            params=params,
+        )
+        yield Case(
+            "filtered_lrelu",
+            "fwd+bwd",
+            shape,
+            dtype,
+            device,
+            lambda inputs=inputs: inputs(True),
+            {"fused": _grad_of(fused), "eager": _grad_of(eager), "compiled": _grad_of(compiled)},
+            bytes_moved=2 * (size_in + size_out),
+            params=params,
+        )
 
 
 def styled_bias_act_cases(
@@ -636,6 +734,7 @@ def progan_cyclegan_train_cases(device: torch.device, dtype: torch.dtype) -> Ite
 CASES: dict[str, Callable[..., Iterator[Case]]] = {
     "bias_act": bias_act_cases,
     "upfirdn2d": upfirdn2d_cases,
+    "filtered_lrelu": filtered_lrelu_cases,
     "styled_bias_act": styled_bias_act_cases,
     "styledconv": styledconv_cases,
     "minibatch_stddev": minibatch_stddev_cases,

@@ -30,6 +30,8 @@ OPS = (
     "bias_act",
     "bias_act_backward",
     "upfirdn2d",
+    "filtered_lrelu",
+    "filtered_lrelu_linear",
     "styled_bias_act",
     "styled_bias_act_backward",
     "minibatch_stddev",

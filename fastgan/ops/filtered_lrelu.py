@@ -260,21 +260,103 @@ def filtered_lrelu(
         x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter
     )
     if _DISPATCH.use_native(x.device, impl):
-        return torch.ops.fastgan.filtered_lrelu(
-            x, fu, fd, b, up, down, list(padding), gain, slope, clamp, flip_filter
+        # The mask of the activation's state is kept only for a backward.
+        save_mask = torch.is_grad_enabled() and (
+            x.requires_grad or (b is not None and b.requires_grad)
         )
+        y, _ = torch.ops.fastgan.filtered_lrelu(
+            x, fu, fd, b, up, down, list(padding), gain, slope, clamp, flip_filter, save_mask
+        )
+        return y
     return _reference(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
 
 
-def _fake_output(x, fu, fd, up, down, padding):
-    oh, ow = output_size(
-        (x.shape[2], x.shape[3]), filter_size(fu), filter_size(fd), up, down, tuple(padding)
-    )
-    return x.new_empty(x.shape[0], x.shape[1], oh, ow).contiguous(memory_format=memory_format_of(x))
+def _mid_size(x, fu, up, padding):
+    """(H, W) of the upsampled, filtered intermediate t (the mask's size)."""
+    fw, fh = filter_size(fu)
+    px0, px1, py0, py1 = padding
+    return x.shape[2] * up + py0 + py1 - fh + 1, x.shape[3] * up + px0 + px1 - fw + 1
+
+
+def _linear_sizes(v, mask, fu, fd, up, down, padding, transpose):
+    """(H, W) of filtered_lrelu_linear's output: the forward's output size (transpose False) or
+    its input size (True), from the mask's size."""
+    (fuw, fuh), (fdw, fdh) = filter_size(fu), filter_size(fd)
+    px0, px1, py0, py1 = padding
+    th, tw = mask.shape[2], mask.shape[3]
+    if transpose:
+        return (th - 1 + fuh - py0 - py1) // up, (tw - 1 + fuw - px0 - px1) // up
+    return (th - fdh) // down + 1, (tw - fdw) // down + 1
 
 
 if _native.loaded() and not _DISPATCH._missing:
 
     @torch.library.register_fake("fastgan::filtered_lrelu")
-    def _filtered_lrelu_fake(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter):
-        return _fake_output(x, fu, fd, up, down, padding)
+    def _filtered_lrelu_fake(
+        x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter, save_mask
+    ):
+        oh, ow = output_size(
+            (x.shape[2], x.shape[3]), filter_size(fu), filter_size(fd), up, down, tuple(padding)
+        )
+        y = x.new_empty(x.shape[0], x.shape[1], oh, ow).contiguous(
+            memory_format=memory_format_of(x)
+        )
+        if save_mask:
+            th, tw = _mid_size(x, fu, up, padding)
+            mask = x.new_empty(x.shape[0], x.shape[1], th, tw, dtype=torch.int8)
+        else:
+            mask = x.new_empty(0, dtype=torch.int8)
+        return y, mask
+
+    @torch.library.register_fake("fastgan::filtered_lrelu_linear")
+    def _filtered_lrelu_linear_fake(
+        v, mask, fu, fd, up, down, padding, gain, slope, flip_filter, transpose
+    ):
+        oh, ow = _linear_sizes(v, mask, fu, fd, up, down, padding, transpose)
+        return v.new_empty(v.shape[0], v.shape[1], oh, ow).contiguous(
+            memory_format=memory_format_of(v)
+        )
+
+    # Autograd: with the mask fixed the op is linear in x + b, so every gradient is
+    # filtered_lrelu_linear (transposed or not), whose own gradient is itself transposed.
+    def _setup_forward(ctx, inputs, output):
+        _x, fu, fd, _b, up, down, padding, gain, slope, _clamp, flip_filter, _save_mask = inputs
+        ctx.save_for_backward(output[1], fu, fd)
+        ctx.args = (up, down, list(padding), gain, slope, flip_filter)
+
+    def _backward_forward(ctx, grad_y, _grad_mask):
+        mask, fu, fd = ctx.saved_tensors
+        if mask.numel() == 0:
+            raise RuntimeError(
+                "filtered_lrelu: backward through a call made with save_mask=False "
+                "(call fastgan.ops.filtered_lrelu, which saves it when x or b requires grad)"
+            )
+        grad = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[3]:
+            grad = torch.ops.fastgan.filtered_lrelu_linear(grad_y, mask, fu, fd, *ctx.args, True)
+        grad_b = grad.sum(dim=(0, 2, 3)) if ctx.needs_input_grad[3] else None
+        grad_x = grad if ctx.needs_input_grad[0] else None
+        return (grad_x, None, None, grad_b) + (None,) * 8
+
+    torch.library.register_autograd(
+        "fastgan::filtered_lrelu", _backward_forward, setup_context=_setup_forward
+    )
+
+    def _setup_linear(ctx, inputs, output):
+        _v, mask, fu, fd, up, down, padding, gain, slope, flip_filter, transpose = inputs
+        ctx.save_for_backward(mask, fu, fd)
+        ctx.args = (up, down, list(padding), gain, slope, flip_filter)
+        ctx.transpose = transpose
+
+    def _backward_linear(ctx, grad):
+        mask, fu, fd = ctx.saved_tensors
+        grad_v = None
+        if ctx.needs_input_grad[0]:
+            grad_v = torch.ops.fastgan.filtered_lrelu_linear(
+                grad, mask, fu, fd, *ctx.args, not ctx.transpose
+            )
+        return (grad_v,) + (None,) * 10
+
+    torch.library.register_autograd(
+        "fastgan::filtered_lrelu_linear", _backward_linear, setup_context=_setup_linear
+    )
