@@ -56,8 +56,9 @@ def kaiser_window(numtaps: int, beta: float) -> torch.Tensor:
     """The Kaiser window of ``numtaps`` samples, float64 (1 at the centre, symmetric)."""
     if numtaps == 1:
         return torch.ones(1, dtype=torch.float64)
-    n = torch.arange(numtaps, dtype=torch.float64)
-    ratio = (2 * n / (numtaps - 1) - 1).clamp(-1, 1)
+    # Distances from the centre, computed symmetrically so that the window is exactly symmetric.
+    half = (numtaps - 1) / 2
+    ratio = ((torch.arange(numtaps, dtype=torch.float64) - half) / half).clamp(-1, 1)
     beta_t = torch.tensor(beta, dtype=torch.float64)
     return torch.special.i0(beta_t * (1 - ratio.square()).sqrt()) / torch.special.i0(beta_t)
 
@@ -87,8 +88,9 @@ def design_lowpass_filter(
             sets the window's β through Kaiser's attenuation formula.
         fs: sampling rate.
         radial: False: the separable 1-D windowed sinc ``[numtaps]``; True: the radially
-            symmetric 2-D windowed jinc ``[numtaps, numtaps]`` (the window is the outer product
-            of the 1-D Kaiser window).
+            symmetric 2-D windowed jinc ``[numtaps, numtaps]``, its window the Kaiser window of
+            the distance from the centre (0 beyond the 1-D window's half-length), so that the
+            filter depends on the distance only.
 
     Returns a float32 tensor summing to 1, or None for ``numtaps == 1``.
     """
@@ -110,5 +112,14 @@ def design_lowpass_filter(
         cutoff * torch.special.bessel_j1(arg) / safe_r,
         torch.full_like(r, math.pi * cutoff**2),
     )
-    f = jinc * torch.outer(window, window)
+    f = jinc * _radial_kaiser(r, (numtaps - 1) / 2 / fs, beta)
     return (f / f.sum()).float()
+
+
+def _radial_kaiser(r: torch.Tensor, radius: float, beta: float) -> torch.Tensor:
+    """The Kaiser window as a function of the distance r from the centre (radius: where the 1-D
+    window ends), 0 beyond: the 2-D window of the radial filters, radially symmetric."""
+    ratio = (r / radius).clamp(max=1)
+    beta_t = torch.tensor(beta, dtype=torch.float64)
+    w = torch.special.i0(beta_t * (1 - ratio.square()).sqrt()) / torch.special.i0(beta_t)
+    return torch.where(r <= radius * (1 + 1e-12), w, torch.zeros_like(w))

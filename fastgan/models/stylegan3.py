@@ -45,7 +45,7 @@ from fastgan.models.stylegan2 import NOISE_MODES, StyleGAN2Generator, _check_cla
 from fastgan.nn import EqualLinear, MappingNetwork
 from fastgan.nn.resample import Float32Buffers
 from fastgan.nn.stylegan import ModulatedConv2d
-from fastgan.ops.filtered_lrelu import filtered_lrelu
+from fastgan.ops.filtered_lrelu import MAX_FACTOR, MAX_TAPS, filtered_lrelu
 from fastgan.ops.styled_bias_act import styled_bias_act
 
 __all__ = ["StyleGAN3Generator", "SynthesisInput", "SynthesisLayer", "layer_schedule"]
@@ -220,6 +220,12 @@ class SynthesisLayer(Float32Buffers):
         self.down = round(tmp_rate / out_sampling_rate)
         up_taps = filter_size * self.up if self.up > 1 and not is_torgb else 1
         down_taps = filter_size * self.down if self.down > 1 and not is_torgb else 1
+        if max(self.up, self.down) > MAX_FACTOR or max(up_taps, down_taps) > MAX_TAPS:
+            raise ValueError(
+                f"resampling by up={self.up}, down={self.down} with {up_taps} and {down_taps} "
+                f"taps; filtered_lrelu takes factors up to {MAX_FACTOR} and up to {MAX_TAPS} "
+                "taps (lower filter_size or lrelu_upsampling)"
+            )
         self.down_radial = use_radial_filters and not is_critically_sampled
         up_filter = design_lowpass_filter(up_taps, in_cutoff, in_half_width * 2, tmp_rate)
         down_filter = design_lowpass_filter(
