@@ -7,11 +7,18 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-__all__ = ["LOSSES", "PRECISIONS", "PRESETS", "TrainConfig", "make_config"]
+__all__ = [
+    "LOSSES",
+    "PRECISIONS",
+    "PRESETS",
+    "TrainConfig",
+    "blur_sigma_at",
+    "make_config",
+]
 
 LOSSES = ("logistic", "hinge", "wgan-gp", "rpgan")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-ARCHS = ("stylegan2", "dcgan", "progan", "cyclegan")
+ARCHS = ("stylegan2", "stylegan3-t", "stylegan3-r", "dcgan", "progan", "cyclegan")
 AUGMENTS = ("translation", "cutout", "color")
 
 
@@ -66,6 +73,11 @@ class TrainConfig:
     device: str = "auto"
     impl: str = "auto"
     max_bad_steps: int = 10
+    # StyleGAN3: synthesis layers, and the Gaussian blur of D's inputs (sigma in pixels, fading
+    # linearly to 0 over blur_fade_kimg; 0 = no blur)
+    sg3_layers: int = 14
+    blur_sigma: float = 0.0
+    blur_fade_kimg: float = 0.0
     # ProGAN (--model progan): kimg per growth phase (fade-in, then stable), WGAN-GP drift.
     progan_kimg: float = 10.0
     drift: float = 0.0
@@ -168,6 +180,30 @@ PRESETS: dict[str, dict] = {
 # (0, 0.99) at 0.001, no EMA to speak of, 10 kimg per growth phase. CycleGAN: LSGAN, Adam
 # (0.5, 0.999) at 0.0002 (linear decay to 0 over the second half), batch 1 in the paper; 8 here.
 MODEL_DEFAULTS: dict[str, dict] = {
+    # StyleGAN3 (Karras et al. 2021) on the tiny preset's sizes: a 2-layer mapping, no path
+    # length regularisation or style mixing, D's input blurred (sigma 10 px in the paper, fading
+    # over 200 kimg; scaled here to 2 px at 16x16 over 20 kimg), 8 synthesis layers at 16x16
+    # (14 in the paper at 256+). R: 1x1 convolutions and radial filters, channels doubled.
+    "stylegan3-t": dict(
+        mapping_layers=2,
+        pl_weight=0.0,
+        style_mixing=0.0,
+        sg3_layers=8,
+        blur_sigma=2.0,
+        blur_fade_kimg=20.0,
+        ema_kimg=2.0,
+    ),
+    "stylegan3-r": dict(
+        mapping_layers=2,
+        pl_weight=0.0,
+        style_mixing=0.0,
+        sg3_layers=8,
+        blur_sigma=2.0,
+        blur_fade_kimg=20.0,
+        ema_kimg=2.0,
+        channel_base=2048,
+        channel_max=128,
+    ),
     "progan": dict(
         loss="wgan-gp",
         gamma=10.0,
@@ -204,6 +240,12 @@ MODEL_DEFAULTS: dict[str, dict] = {
 }
 
 
+# --cfg stylegan3-t | stylegan3-r: the tiny preset with StyleGAN3's generator (same as
+# --cfg tiny --model stylegan3-t).
+PRESETS["stylegan3-t"] = dict(PRESETS["tiny"], arch="stylegan3-t")
+PRESETS["stylegan3-r"] = dict(PRESETS["tiny"], arch="stylegan3-r")
+
+
 def make_config(cfg: str = "tiny", **overrides) -> TrainConfig:
     """The preset `cfg` with `overrides` (None values keep the preset's), checked. With
     ``arch='progan'`` or ``'cyclegan'`` the model's defaults (MODEL_DEFAULTS) come between the
@@ -211,7 +253,7 @@ def make_config(cfg: str = "tiny", **overrides) -> TrainConfig:
     if cfg not in PRESETS:
         raise ValueError(f"train: expected --cfg in {tuple(PRESETS)}, got {cfg!r}")
     values = dict(PRESETS[cfg])
-    values.update(MODEL_DEFAULTS.get(overrides.get("arch") or "", {}))
+    values.update(MODEL_DEFAULTS.get(overrides.get("arch") or values.get("arch") or "", {}))
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["cfg"] = cfg
     if values.get("gamma") is None:
@@ -219,6 +261,15 @@ def make_config(cfg: str = "tiny", **overrides) -> TrainConfig:
     config = TrainConfig.from_dict(values)
     check_config(config)
     return config
+
+
+def blur_sigma_at(c: TrainConfig, nimg: int) -> float:
+    """The sigma of D's input blur after nimg images: blur_sigma fading linearly to 0."""
+    if c.blur_sigma <= 0:
+        return 0.0
+    if c.blur_fade_kimg <= 0:
+        return c.blur_sigma
+    return c.blur_sigma * max(0.0, 1.0 - nimg / (c.blur_fade_kimg * 1000))
 
 
 def check_config(c: TrainConfig) -> None:
@@ -231,6 +282,10 @@ def check_config(c: TrainConfig) -> None:
         fail("res", "a power of two >= 4", c.res)
     if c.batch < 1:
         fail("batch", ">= 1", c.batch)
+    if c.blur_sigma < 0 or c.blur_fade_kimg < 0:
+        fail("blur_sigma/blur_fade_kimg", ">= 0", (c.blur_sigma, c.blur_fade_kimg))
+    if c.sg3_layers < 1:
+        fail("sg3_layers", ">= 1", c.sg3_layers)
     if c.kimg <= 0:
         fail("kimg", "> 0", c.kimg)
     if c.loss not in LOSSES:

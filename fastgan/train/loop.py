@@ -31,8 +31,9 @@ from fastgan.losses import (
     r1_penalty,
     wgan_gp_penalty,
 )
+from fastgan.ops import filter2d
 from fastgan.train.augment import diff_augment
-from fastgan.train.config import TrainConfig
+from fastgan.train.config import TrainConfig, blur_sigma_at
 from fastgan.train.distributed import Distributed
 from fastgan.train.setup import build_models, lazy_adam
 from fastgan.utils.checkpoint import (
@@ -231,7 +232,20 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _augment(self, images: torch.Tensor) -> torch.Tensor:
+        """D's view of images: StyleGAN3's fading blur, then DiffAugment (both optional)."""
+        images = self._blur(images)
         return diff_augment(images, self.config.diffaugment) if self.config.diffaugment else images
+
+    def _blur(self, images: torch.Tensor) -> torch.Tensor:
+        """A Gaussian blur whose sigma fades linearly from blur_sigma to 0 over blur_fade_kimg
+        (StyleGAN3's blur of D's inputs); differentiable, so R1 sees it too."""
+        sigma = blur_sigma_at(self.config, self.cur_nimg)
+        if sigma <= 0:
+            return images
+        radius = max(1, math.ceil(sigma * 3))
+        t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=images.device)
+        f = torch.exp(-0.5 * (t / sigma) ** 2)
+        return filter2d(images, f / f.sum(), impl=self.config.impl)
 
     def _labels(self, labels: torch.Tensor) -> torch.Tensor | None:
         if self.c_dim == 0:
@@ -354,7 +368,7 @@ class Trainer:
 
     @property
     def _stylegan(self) -> bool:
-        return self.config.arch == "stylegan2"
+        return self.config.arch in ("stylegan2", "stylegan3-t", "stylegan3-r")
 
     def _update_ema(self) -> None:
         config = self.config

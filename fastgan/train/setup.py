@@ -9,6 +9,7 @@ from fastgan.models import (
     DCGANGenerator,
     StyleGAN2Discriminator,
     StyleGAN2Generator,
+    StyleGAN3Generator,
 )
 from fastgan.train.config import TrainConfig
 
@@ -48,9 +49,21 @@ def build_models(
         c_dim=c_dim,
         impl=config.impl,
     )
-    G = StyleGAN2Generator(
-        z_dim=config.z_dim, w_dim=config.w_dim, mapping_layers=config.mapping_layers, **common
-    )
+    if config.arch in ("stylegan3-t", "stylegan3-r"):
+        radial = config.arch == "stylegan3-r"
+        G = StyleGAN3Generator(
+            z_dim=config.z_dim,
+            w_dim=config.w_dim,
+            mapping_layers=config.mapping_layers,
+            num_layers=config.sg3_layers,
+            conv_kernel=1 if radial else 3,
+            use_radial_filters=radial,
+            **common,
+        )
+    else:
+        G = StyleGAN2Generator(
+            z_dim=config.z_dim, w_dim=config.w_dim, mapping_layers=config.mapping_layers, **common
+        )
     D = StyleGAN2Discriminator(
         mbstd_group_size=config.mbstd_group, mbdisc_kernels=config.mbdisc_kernels, **common
     )
