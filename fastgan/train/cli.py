@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from fastgan.train.config import LOSSES, PRECISIONS, PRESETS, make_config
+from fastgan.train.config import ARCHS, LOSSES, PRECISIONS, PRESETS, make_config
 
 __all__ = ["add_parsers"]
 
@@ -252,8 +252,9 @@ def add_parsers(sub) -> None:
         "--model",
         "--arch",
         dest="arch",
-        choices=["stylegan2", "dcgan", "progan", "cyclegan"],
-        help="network (default stylegan2); progan and cyclegan bring their own defaults",
+        choices=list(ARCHS),
+        help="network (default stylegan2); stylegan3-t/-r, progan and cyclegan bring their own "
+        "defaults",
         **opt,
     )
     train.add_argument("--res", type=int, help="training resolution, a power of two", **opt)
