@@ -672,19 +672,21 @@ def train_cases(
             max_runs=3,
         )
     if not shapes:
-        yield from progan_cyclegan_train_cases(device, dtype)
+        yield from other_models_train_cases(device, dtype)
 
 
-def progan_cyclegan_train_cases(device: torch.device, dtype: torch.dtype) -> Iterator[Case]:
-    """Training iterations of `--model progan` (at full resolution, WGAN-GP with the drift
-    term) and `--model cyclegan` (both generators and discriminators, image pools) on the
-    bundled data at 16x16 with their default widths: fastgan's ops against the reference ops
-    (no compiled column: ProGAN's growing graph and CycleGAN's pools are not compiled)."""
+def other_models_train_cases(device: torch.device, dtype: torch.dtype) -> Iterator[Case]:
+    """Training iterations of `--cfg stylegan3-t` (StyleGAN3's generator, StyleGAN2's D, the
+    blur of D's input), `--model progan` (at full resolution, WGAN-GP with the drift term) and
+    `--model cyclegan` (both generators and discriminators, image pools) on the bundled data at
+    16x16 with their default widths: fastgan's ops against the reference ops (no compiled
+    column: ProGAN's growing graph and CycleGAN's pools are not compiled)."""
     from fastgan.train import Trainer, make_config
     from fastgan.train.cyclegan_loop import CycleGANTrainer
 
     precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
     for arch, cls, data, batch in (
+        ("stylegan3-t", Trainer, "digits", 32),
         ("progan", Trainer, "digits", 32),
         ("cyclegan", CycleGANTrainer, "digits-colour", 8),
     ):
