@@ -193,17 +193,6 @@ MODEL_DEFAULTS: dict[str, dict] = {
         blur_fade_kimg=20.0,
         ema_kimg=2.0,
     ),
-    "stylegan3-r": dict(
-        mapping_layers=2,
-        pl_weight=0.0,
-        style_mixing=0.0,
-        sg3_layers=8,
-        blur_sigma=2.0,
-        blur_fade_kimg=20.0,
-        ema_kimg=2.0,
-        channel_base=2048,
-        channel_max=128,
-    ),
     "progan": dict(
         loss="wgan-gp",
         gamma=10.0,
@@ -261,6 +250,11 @@ def make_config(cfg: str = "tiny", **overrides) -> TrainConfig:
     config = TrainConfig.from_dict(values)
     check_config(config)
     return config
+
+
+MODEL_DEFAULTS["stylegan3-r"] = dict(
+    MODEL_DEFAULTS["stylegan3-t"], channel_base=2048, channel_max=128
+)
 
 
 def blur_sigma_at(c: TrainConfig, nimg: int) -> float:
