@@ -80,7 +80,9 @@ def main(argv=None) -> int:
         "call each"
     )
     print()
-    print(f"| ops | {args.iters} iterations, median | img/s | speed-up (median of per-round ratios) |")
+    print(
+        f"| ops | {args.iters} iterations, median | img/s | speed-up (median of per-round ratios) |"
+    )
     print("|---|---|---|---|")
     print(f"| reference (`impl='ref'`) | {med['ref']:.2f} s | {imgs / med['ref']:.1f} | 1.00x |")
     print(
