@@ -1,10 +1,12 @@
-"""`fastgan convert`: NVIDIA StyleGAN2-ADA pickles and rosinality stylegan2-pytorch checkpoints
-into fastgan snapshots, and the reader that lets ``fastgan generate --ckpt`` and ``fastgan
-metrics --ckpt`` take those files directly.
+"""`fastgan convert`: NVIDIA StyleGAN2-ADA / StyleGAN3 pickles and rosinality stylegan2-pytorch
+checkpoints into fastgan snapshots, and the reader that lets ``fastgan generate --ckpt`` and
+``fastgan metrics --ckpt`` take those files directly.
 
 A converted file is a fastgan snapshot (:func:`fastgan.utils.checkpoint.save_checkpoint`,
 loadable with ``torch.load(weights_only=True)``): ``config`` (a `TrainConfig` that rebuilds the
-generator: res, z_dim, w_dim, mapping_layers, channel_base, channel_max, conv_clamp, cond),
+generator: res, z_dim, w_dim, mapping_layers, channel_base, channel_max, conv_clamp, cond; for
+StyleGAN3 also arch 'stylegan3-t' / 'stylegan3-r' and sg3_layers, the file refused when NVIDIA's
+other options or its filters differ from what that configuration rebuilds),
 ``G_ema``, ``G`` and ``D`` state dicts (D only when the configuration rebuilds it exactly),
 ``img_channels``, ``c_dim``, ``class_names`` and ``converted_from``. It is written atomically:
 on any error an existing output file is left as it was.
@@ -16,15 +18,18 @@ on any error an existing output file is left as it was.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from fastgan.models._foreign import DEFAULT_FILTER, ForeignNetworkError, same_filter
 from fastgan.models.nvidia_pickle import is_nvidia_pickle, load_nvidia_pickle
 from fastgan.models.rosinality import is_rosinality_checkpoint, load_rosinality_checkpoint
+from fastgan.models.stylegan3 import StyleGAN3Generator
 from fastgan.utils.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -91,24 +96,29 @@ def snapshot_from_networks(networks: dict[str, torch.nn.Module], source: str, ki
             "a fastgan snapshot's configuration cannot record; use load_nvidia_pickle / "
             "load_rosinality_checkpoint directly"
         )
-    mapping, synthesis = G.mapping_network, G.synthesis_network
-    blocks = synthesis.blocks
-    clamps = {b.conv1.conv_clamp for b in blocks}
     D = networks.get("D")
-    config = TrainConfig(
-        data=f"(converted from {os.path.basename(source)})",
-        cfg="stylegan2",
-        res=G.img_resolution,
-        cond=G.c_dim > 0,
-        z_dim=G.z_dim,
-        w_dim=G.w_dim,
-        mapping_layers=len(mapping.layers),
-        channel_base=_channel_base(G),
-        channel_max=max(b.out_channels for b in blocks),
-        conv_clamp=clamps.pop() if len(clamps) == 1 else None,
-        mbstd_group=_mbstd_group(D),
-    )
+    if isinstance(G, StyleGAN3Generator):
+        config = _stylegan3_config(G, source, _mbstd_group(D))
+    else:
+        mapping, synthesis = G.mapping_network, G.synthesis_network
+        blocks = synthesis.blocks
+        clamps = {b.conv1.conv_clamp for b in blocks}
+        config = TrainConfig(
+            data=f"(converted from {os.path.basename(source)})",
+            cfg="stylegan2",
+            res=G.img_resolution,
+            cond=G.c_dim > 0,
+            z_dim=G.z_dim,
+            w_dim=G.w_dim,
+            mapping_layers=len(mapping.layers),
+            channel_base=_channel_base(G),
+            channel_max=max(b.out_channels for b in blocks),
+            conv_clamp=clamps.pop() if len(clamps) == 1 else None,
+            mbstd_group=_mbstd_group(D),
+        )
     rebuilt_G, rebuilt_D = build_models(config, G.img_channels, G.c_dim)
+    if isinstance(G, StyleGAN3Generator):
+        _check_stylegan3_rebuild(G, rebuilt_G, source)
     snapshot = {
         "config": _config_dict(config),
         "img_channels": G.img_channels,
@@ -137,6 +147,85 @@ def snapshot_from_networks(networks: dict[str, torch.nn.Module], source: str, ki
         except RuntimeError:
             snapshot["converted_from"]["D"] = "left out: its layout differs from the config's"
     return snapshot
+
+
+def _stylegan3_config(G: StyleGAN3Generator, source: str, mbstd_group: int):
+    """The TrainConfig of a loaded StyleGAN3 generator (T: 3x3 convolutions, R: 1x1 and radial
+    filters); what it cannot record is caught by :func:`_check_stylegan3_rebuild`."""
+    from fastgan.train.config import TrainConfig
+
+    radial = G.layers[0].conv_kernel == 1
+    arch = "stylegan3-r" if radial else "stylegan3-t"
+    channels = G.schedule["channels"][:-1]
+    clamps = {layer.conv_clamp for layer in G.layers}
+    # channels[i] = rint(min(channel_base / 2 / cutoff[i], channel_max)); the first layer's
+    # cutoff is first_cutoff, so channel_base is recovered from the layers below channel_max.
+    channel_max = int(channels.max())
+    below = [
+        (int(c), float(f))
+        for c, f in zip(channels, G.schedule["cutoffs"][:-1], strict=True)
+        if c < channel_max
+    ]
+    if below:
+        channel_base = round(below[0][0] * 2 * below[0][1])
+        # The nearest power of two when it reproduces the channels (NVIDIA's are 32768 / 65536).
+        pow2 = 2 ** round(math.log2(channel_base))
+        if all(round(min(pow2 / 2 / f, channel_max)) == c for c, f in below):
+            channel_base = pow2
+    else:
+        top = channel_max * 2 * float(G.schedule["cutoffs"][:-1].max())
+        channel_base = int(2 ** math.ceil(math.log2(top)))
+    return TrainConfig(
+        data=f"(converted from {os.path.basename(source)})",
+        cfg=arch,
+        arch=arch,
+        res=G.img_resolution,
+        cond=G.c_dim > 0,
+        z_dim=G.z_dim,
+        w_dim=G.w_dim,
+        mapping_layers=len(G.mapping_network.layers),
+        sg3_layers=G.num_layers,
+        channel_base=channel_base,
+        channel_max=channel_max,
+        conv_clamp=clamps.pop() if len(clamps) == 1 else None,
+        mbstd_group=mbstd_group,
+    )
+
+
+def _check_stylegan3_rebuild(G: StyleGAN3Generator, rebuilt: StyleGAN3Generator, source: str):
+    """ForeignNetworkError unless the generator the snapshot's configuration rebuilds computes
+    as G does: same schedule, layer geometry and filters (fastgan's filters are designed from
+    the schedule, not stored, and NVIDIA's options beyond the config's keep their defaults)."""
+    problems = []
+    if len(rebuilt.layers) != len(G.layers):
+        problems.append(f"{len(G.layers)} layers, rebuilt {len(rebuilt.layers)}")
+    for key in ("sizes", "channels"):
+        if not np.array_equal(G.schedule[key], rebuilt.schedule[key]):
+            problems.append(f"{key} {G.schedule[key].tolist()}, rebuilt "
+                            f"{rebuilt.schedule[key].tolist()}")  # fmt: skip
+    if G.output_scale != rebuilt.output_scale:
+        problems.append(f"output_scale {G.output_scale}")
+    a, b = G.input, rebuilt.input
+    if (a.size, a.sampling_rate, a.bandwidth) != (b.size, b.sampling_rate, b.bandwidth):
+        problems.append("the input layer's grid")
+    for i, (x, y) in enumerate(zip(G.layers, rebuilt.layers, strict=False)):
+        attrs = ("in_size", "out_size", "up", "down", "padding", "conv_kernel", "conv_clamp",
+                 "down_radial", "gain", "slope")  # fmt: skip
+        diff = [n for n in attrs if getattr(x, n) != getattr(y, n)]
+        for n in ("up_filter", "down_filter"):
+            f, g = getattr(x, n), getattr(y, n)
+            if (f is None) != (g is None) or (
+                f is not None
+                and (f.shape != g.shape or not torch.allclose(f, g, rtol=1e-4, atol=1e-6))
+            ):
+                diff.append(n)
+        if diff:
+            problems.append(f"layer {i}: {', '.join(diff)}")
+    if problems:
+        raise ForeignNetworkError(
+            f"{source}: this StyleGAN3 generator has options a fastgan snapshot's configuration "
+            f"cannot record ({'; '.join(problems[:4])}); use load_nvidia_pickle directly"
+        )
 
 
 def _mbstd_group(D) -> int:

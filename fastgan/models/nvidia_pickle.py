@@ -1,5 +1,5 @@
-"""NVIDIA StyleGAN2-ADA network pickles (``network-snapshot-*.pkl``) into fastgan's StyleGAN2
-models, read without running anything the file holds.
+"""NVIDIA StyleGAN2-ADA and StyleGAN3 network pickles (``network-snapshot-*.pkl``) into fastgan's
+StyleGAN2 / StyleGAN3 models, read without running anything the file holds.
 
 The format (StyleGAN2-ADA's ``torch_utils.persistence``): ``pickle.dump`` of a dict with ``G``,
 ``D``, ``G_ema``, ``augment_pipe`` and ``training_set_kwargs`` (a ``dnnlib.util.EasyDict``). Each
@@ -23,9 +23,20 @@ Conventions of the mapping (outputs equal for the same z, c and ``noise_mode='co
 NVIDIA's upsampling ``SynthesisLayer`` (``up=2``) runs its weight as a true convolution
 (``flip_weight=False``) where fastgan correlates, so those weights are stored flipped; the
 noise buffers ``noise_const`` and the truncation centre ``w_avg`` are copied. The block
-architecture must be StyleGAN2's default ('skip' generator, 'resnet' discriminator); StyleGAN3
-(``networks_stylegan3``) is recognised and refused with "not supported yet" by
-:func:`_stylegan3_generator`, the single place to extend.
+architecture must be StyleGAN2's default ('skip' generator, 'resnet' discriminator).
+
+StyleGAN3 generators (``training.networks_stylegan3``, recognised by the synthesis network's
+``input`` module) are built by :func:`_stylegan3_generator` as
+:class:`~fastgan.models.StyleGAN3Generator` from the record's ``_init_kwargs`` (missing keys at
+NVIDIA's defaults): ``mapping.*`` as StyleGAN2's mapping; ``synthesis.input.{affine, weight,
+transform, freqs, phases}`` to ``input.*``; each ``synthesis.L{i}_{size}_{channels}`` (names
+checked against the schedule) to ``layers.{i}``: ``affine`` to ``conv.affine``, ``weight`` to
+``conv.weight`` (both store N(0, 1) weights, no flip), ``bias`` and ``magnitude_ema``. The
+``up_filter`` / ``down_filter`` buffers (fastgan's are non-persistent, designed from the
+schedule) must have the shapes the schedule gives and are then copied over fastgan's, so the
+loaded model uses exactly the file's filters. Outputs equal NVIDIA's in float32
+(``force_fp32=True`` where ``num_fp16_res`` marks float16 layers). An SG3 pickle's ``D`` is
+StyleGAN2's 'resnet' discriminator.
 """
 
 from __future__ import annotations
@@ -469,13 +480,163 @@ def _is_stylegan3(obj: PersistentObject) -> bool:
     return "class SynthesisInput" in obj.module_src or "networks_stylegan3" in obj.class_name
 
 
+_SG3_SYNTHESIS_DEFAULTS = dict(
+    channel_base=32768,
+    channel_max=512,
+    num_layers=14,
+    num_critical=2,
+    first_cutoff=2,
+    first_stopband=2**2.1,
+    last_stopband_rel=2**0.3,
+    margin_size=10,
+    output_scale=0.25,
+    num_fp16_res=4,
+    conv_kernel=3,
+    filter_size=6,
+    lrelu_upsampling=2,
+    use_radial_filters=False,
+    conv_clamp=256,
+    magnitude_ema_beta=0.999,
+)
+
+
+def _sg3_config(obj: PersistentObject, where: str) -> tuple[dict, dict]:
+    """(synthesis kwargs, mapping kwargs) of a StyleGAN3 Generator record: its ``_init_kwargs``
+    over NVIDIA's defaults."""
+    kwargs = obj.init_kwargs()
+    mapping_kwargs = kwargs.pop("mapping_kwargs", None) or {}
+    if not isinstance(mapping_kwargs, dict):
+        raise ForeignNetworkError(
+            f"{where}: expected a dict mapping_kwargs, got {mapping_kwargs!r}"
+        )
+    for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"):
+        kwargs.pop(key, None)
+    synthesis = obj.child("synthesis")
+    if isinstance(synthesis, PersistentObject):  # the synthesis record's own kwargs come first
+        kwargs = {**synthesis.init_kwargs(), **kwargs}
+        for key in ("w_dim", "img_resolution", "img_channels"):
+            kwargs.pop(key, None)
+    unknown = sorted(set(kwargs) - set(_SG3_SYNTHESIS_DEFAULTS))
+    if unknown:
+        raise UnsupportedNetworkError(
+            f"{where}: StyleGAN3 synthesis options fastgan does not know: {unknown}"
+        )
+    config = {**_SG3_SYNTHESIS_DEFAULTS, **kwargs}
+    return config, dict(mapping_kwargs)
+
+
 def _stylegan3_generator(obj: PersistentObject, where: str) -> nn.Module:
-    """The hook for StyleGAN3 generators (``training.networks_stylegan3``): build fastgan's
-    StyleGAN3 model from the record here once fastgan has one."""
-    raise UnsupportedNetworkError(
-        f"{where}: a StyleGAN3 generator ({obj.class_name} of training.networks_stylegan3): "
-        "not supported yet; fastgan loads StyleGAN2-ADA generators (architecture 'skip') and "
-        "discriminators (architecture 'resnet')"
+    """A StyleGAN3 generator (``training.networks_stylegan3``, T or R) as fastgan's
+    :class:`~fastgan.models.StyleGAN3Generator`."""
+    from fastgan.models.stylegan3 import StyleGAN3Generator
+
+    if _short_name(obj) != "Generator":
+        raise _unsupported(where, f"a StyleGAN3 {obj.class_name} where a Generator was expected")
+    z_dim, c_dim = _int_attr(obj, "z_dim", where), _int_attr(obj, "c_dim", where)
+    w_dim = _int_attr(obj, "w_dim", where)
+    R = _int_attr(obj, "img_resolution", where)
+    img_channels = _int_attr(obj, "img_channels", where)
+    mapping = _require(obj, "mapping", where)
+    synthesis = _require(obj, "synthesis", where)
+    config, mapping_kwargs = _sg3_config(obj, where)
+    lr = mapping_kwargs.get("lr_multiplier", 0.01)
+    if lr != 0.01:
+        raise _unsupported(f"{where}.mapping", f"lr_multiplier {lr!r} (fastgan's is 0.01)")
+    num_layers, mapped = _mapping(
+        mapping, "mapping_network.", "mapping.", w_dim, f"{where}.mapping"
+    )
+    beta = mapping.attr("w_avg_beta", mapping_kwargs.get("w_avg_beta", 0.998))
+    try:
+        G = StyleGAN3Generator(
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            img_resolution=R,
+            img_channels=img_channels,
+            mapping_layers=num_layers,
+            w_avg_beta=float(beta) if isinstance(beta, (int, float)) else 0.998,
+            **config,
+        )
+    except (ValueError, TypeError) as e:
+        raise UnsupportedNetworkError(
+            f"{where}: a StyleGAN3 generator fastgan cannot build: {e}"
+        ) from None
+    if G.num_ws != obj.attr("num_ws", G.num_ws):
+        raise ForeignNetworkError(
+            f"{where}: num_ws {obj.attr('num_ws')!r} where the configuration gives {G.num_ws}"
+        )
+    src = obj.tensors()
+    if "mapping.w_avg" not in src:
+        raise ForeignNetworkError(f"{where}: the mapping network has no w_avg buffer")
+    sw = f"{where}.synthesis"
+    names = [f"L{i}_{layer.out_size}_{layer.out_channels}" for i, layer in enumerate(G.layers)]
+    recorded = synthesis.attr("layer_names")
+    if recorded is not None and list(recorded) != names:
+        raise _unsupported_sg3(sw, f"layers {list(recorded)} where the configuration gives {names}")
+    expected = {"input", *names}
+    if set(synthesis.children()) != expected:
+        raise _unsupported_sg3(
+            sw, f"submodules {sorted(synthesis.children())}, expected {sorted(expected)}"
+        )
+
+    def take(dst: str, name: str) -> None:
+        if name not in src:
+            raise ForeignNetworkError(f"{where}: missing tensor {name} (StyleGAN3 has one)")
+        mapped[dst] = (name, src[name])
+
+    inp = synthesis.child("input")
+    _fc_checks(inp.child("affine") or inp, 1.0, f"{sw}.input.affine", "linear")
+    for part in ("affine.weight", "affine.bias", "weight", "transform", "freqs", "phases"):
+        take(f"input.{part}", f"synthesis.input.{part}")
+    ignored: set[str] = set()
+    for i, (name, layer) in enumerate(zip(names, G.layers, strict=True)):
+        rec = synthesis.child(name)
+        s, d = f"synthesis.{name}.", f"layers.{i}."
+        _fc_checks(rec.child("affine") or rec, 1.0, f"{sw}.{name}.affine", "linear")
+        take(f"{d}conv.affine.weight", s + "affine.weight")
+        take(f"{d}conv.affine.bias", s + "affine.bias")
+        take(f"{d}conv.weight", s + "weight")
+        take(f"{d}bias", s + "bias")
+        take(f"{d}magnitude_ema", s + "magnitude_ema")
+        if "conv_clamp" in rec.state and rec.attr("conv_clamp") != layer.conv_clamp:
+            raise _unsupported_sg3(
+                f"{sw}.{name}",
+                f"conv_clamp {rec.attr('conv_clamp')!r} where the generator's is "
+                f"{layer.conv_clamp!r}",
+            )
+        # The filters: fastgan's are non-persistent buffers (designed from the schedule); the
+        # file's are the ones the network was trained with, copied over after the check.
+        for buf in ("up_filter", "down_filter"):
+            want = getattr(layer, buf)
+            have = src.get(s + buf)
+            if (want is None) != (have is None) or (
+                have is not None and tuple(have.shape) != tuple(want.shape)
+            ):
+                raise ForeignNetworkError(
+                    f"{sw}.{name}.{buf}: "
+                    f"{'absent' if have is None else 'shape ' + str(list(have.shape))} where the "
+                    f"configuration gives "
+                    f"{'none' if want is None else 'shape ' + str(list(want.shape))}"
+                )
+            if have is not None:
+                if not have.is_floating_point():
+                    raise ForeignNetworkError(f"{sw}.{name}.{buf}: expected floating point values")
+                ignored.add(s + buf)
+    G = load_mapped(G, src, mapped, ignored, where)
+    with torch.no_grad():
+        for i, name in enumerate(names):
+            layer = G.layers[i]
+            for buf in ("up_filter", "down_filter"):
+                have = src.get(f"synthesis.{name}.{buf}")
+                if have is not None:
+                    setattr(layer, buf, have.detach().to(torch.float32).clone())
+    return G
+
+
+def _unsupported_sg3(where: str, what: str) -> UnsupportedNetworkError:
+    return UnsupportedNetworkError(
+        f"{where}: {what}; fastgan loads StyleGAN3 generators of training.networks_stylegan3 "
+        "(configurations T and R)"
     )
 
 
@@ -825,14 +986,15 @@ def load_nvidia_pickle(
     device: torch.device | str = "cpu",
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, nn.Module]:
-    """fastgan modules for the networks of an NVIDIA StyleGAN2-ADA pickle: ``{"G", "G_ema",
-    "D"}`` (those the file holds) as :class:`~fastgan.models.StyleGAN2Generator` /
+    """fastgan modules for the networks of an NVIDIA StyleGAN2-ADA or StyleGAN3 pickle:
+    ``{"G", "G_ema", "D"}`` (those the file holds) as :class:`~fastgan.models.StyleGAN2Generator`
+    (StyleGAN3: :class:`~fastgan.models.StyleGAN3Generator`) /
     :class:`~fastgan.models.StyleGAN2Discriminator` in float32 and eval mode on `device`.
 
     The file is read without executing anything in it (see the module docstring). Their
     outputs equal the original networks' in float32 for the same z, c, truncation and
     ``noise_mode='const'``. Raises UnsafePickleError for a pickle naming other code,
-    UnsupportedNetworkError for an architecture fastgan cannot represent (StyleGAN3, 'orig' or
+    UnsupportedNetworkError for an architecture fastgan cannot represent ('orig' or
     'resnet' generators, 'orig' or 'skip' discriminators, ...) and ForeignNetworkError for an
     unreadable file; all are ValueErrors naming the file."""
     name = os.fspath(path)

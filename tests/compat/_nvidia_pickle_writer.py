@@ -1,5 +1,6 @@
-"""Writes StyleGAN2-ADA network pickles in NVIDIA's persistence format from the networks of
-:mod:`tests.compat.nvidia_net`, for the loader tests.
+"""Writes NVIDIA network pickles in NVIDIA's persistence format from the networks of
+:mod:`tests.compat.nvidia_net` (StyleGAN2-ADA) and :mod:`tests.compat.nvidia_sg3_net`
+(StyleGAN3), for the loader tests.
 
 Every module of those networks is pickled the way ``torch_utils.persistence`` pickles a
 persistent class: a call ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with
@@ -21,9 +22,15 @@ from pathlib import Path
 
 import torch
 
-from tests.compat import nvidia_net
+from tests.compat import nvidia_net, nvidia_sg3_net
 
 MODULE_SRC = Path(nvidia_net.__file__).read_text()
+# Fixture modules whose classes are pickled as persistent objects, with their source text (the
+# StyleGAN2-ADA layout of nvidia_net, the StyleGAN3 layout of nvidia_sg3_net).
+FIXTURE_MODULES = {
+    nvidia_net.__name__: MODULE_SRC,
+    nvidia_sg3_net.__name__: Path(nvidia_sg3_net.__file__).read_text(),
+}
 _STUBS = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
 
 
@@ -65,14 +72,15 @@ class _PersistencePickler(pickle.Pickler):
         self.persistence, self.init_kwargs = persistence, init_kwargs
 
     def reducer_override(self, obj):
-        if isinstance(obj, torch.nn.Module) and type(obj).__module__ == nvidia_net.__name__:
+        module_src = FIXTURE_MODULES.get(type(obj).__module__)
+        if isinstance(obj, torch.nn.Module) and module_src is not None:
             state = dict(obj.__dict__)
             state["_init_args"] = ()
             state["_init_kwargs"] = self.init_kwargs.get(id(obj), {})
             meta = dict(
                 type="class",
                 version=6,
-                module_src=MODULE_SRC,
+                module_src=module_src,
                 class_name=type(obj).__name__,
                 state=state,
             )

@@ -249,13 +249,16 @@ def test_unsupported_architectures_are_named(tmp_path):
             load_nvidia_pickle(_write(tmp_path, {"D": D.eval()}))
 
 
-def test_stylegan3_is_recognised_and_not_supported_yet(tmp_path):
+def test_a_stylegan2_generator_with_an_input_layer_is_refused(tmp_path):
+    """A SynthesisNetwork with an 'input' module is StyleGAN3's (loaded by the StyleGAN3 path,
+    tests/compat/test_loaders_nvidia_sg3.py); a StyleGAN2 one grafted with it is refused."""
     torch.manual_seed(0)
     G = nvidia_net.Generator(**CONFIGS["uncond16"]["G"])
-    # StyleGAN3's synthesis network starts from a SynthesisInput module called 'input'.
     G.synthesis.input = nvidia_net.FullyConnectedLayer(4, 4)
-    with pytest.raises(UnsupportedNetworkError, match=r"StyleGAN3.*not supported yet"):
-        load_nvidia_pickle(_write(tmp_path, {"G_ema": G.eval()}))
+    with pytest.raises(UnsupportedNetworkError, match=r"StyleGAN3"):
+        load_nvidia_pickle(
+            _write(tmp_path, {"G_ema": G.eval()}, init_kwargs={"G_ema": CONFIGS["uncond16"]["G"]})
+        )
 
 
 def test_a_pickle_without_networks_is_refused(tmp_path):
