@@ -525,6 +525,20 @@ def _sg3_config(obj: PersistentObject, where: str) -> tuple[dict, dict]:
     return config, dict(mapping_kwargs)
 
 
+def _generator_parts(obj: PersistentObject, where: str) -> tuple:
+    """What every NVIDIA Generator record has (StyleGAN2 and 3): z_dim, c_dim, w_dim,
+    img_resolution, img_channels and its mapping and synthesis records."""
+    return (
+        _int_attr(obj, "z_dim", where),
+        _int_attr(obj, "c_dim", where),
+        _int_attr(obj, "w_dim", where),
+        _int_attr(obj, "img_resolution", where),
+        _int_attr(obj, "img_channels", where),
+        _require(obj, "mapping", where),
+        _require(obj, "synthesis", where),
+    )
+
+
 def _stylegan3_generator(obj: PersistentObject, where: str) -> nn.Module:
     """A StyleGAN3 generator (``training.networks_stylegan3``, T or R) as fastgan's
     :class:`~fastgan.models.StyleGAN3Generator`."""
@@ -532,12 +546,7 @@ def _stylegan3_generator(obj: PersistentObject, where: str) -> nn.Module:
 
     if _short_name(obj) != "Generator":
         raise _unsupported(where, f"a StyleGAN3 {obj.class_name} where a Generator was expected")
-    z_dim, c_dim = _int_attr(obj, "z_dim", where), _int_attr(obj, "c_dim", where)
-    w_dim = _int_attr(obj, "w_dim", where)
-    R = _int_attr(obj, "img_resolution", where)
-    img_channels = _int_attr(obj, "img_channels", where)
-    mapping = _require(obj, "mapping", where)
-    synthesis = _require(obj, "synthesis", where)
+    z_dim, c_dim, w_dim, R, img_channels, mapping, synthesis = _generator_parts(obj, where)
     config, mapping_kwargs = _sg3_config(obj, where)
     lr = mapping_kwargs.get("lr_multiplier", 0.01)
     if lr != 0.01:
@@ -770,12 +779,7 @@ def _generator(obj: PersistentObject, where: str) -> nn.Module:
         return _stylegan3_generator(obj, where)
     if _short_name(obj) != "Generator":
         raise _unsupported(where, f"a {obj.class_name} where a Generator was expected")
-    z_dim, c_dim = _int_attr(obj, "z_dim", where), _int_attr(obj, "c_dim", where)
-    w_dim = _int_attr(obj, "w_dim", where)
-    R = _int_attr(obj, "img_resolution", where)
-    img_channels = _int_attr(obj, "img_channels", where)
-    mapping = _require(obj, "mapping", where)
-    synthesis = _require(obj, "synthesis", where)
+    z_dim, c_dim, w_dim, R, img_channels, mapping, synthesis = _generator_parts(obj, where)
     src = obj.tensors()
     resolutions = [2**i for i in range(2, R.bit_length())]
     if 2 ** (R.bit_length() - 1) != R or R < 4:
