@@ -1,9 +1,13 @@
 """`fastgan train --model progan|cyclegan`: exact resume for each model after a few steps, the
-CLI (train, generate, translate), the CycleGAN sample grid, bad options."""
+CLI (train, generate, translate), the CycleGAN sample grid, torchrun with two processes, bad
+options."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +218,44 @@ def test_bad_options_are_clear_errors(tmp_path, capsys):
     args = ["train", "--model", "cyclegan", "--data-a", str(tmp_path), "--outdir", str(tmp_path)]
     assert main(args) == 1
     assert "--data-b" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model,extra",
+    [
+        ("progan", ["--res", "8", "--progan-kimg", "0.016", "--metrics", "fid"]),
+        (
+            "cyclegan",
+            ["--data", "digits-colour", "--res", "8", "--width", "2", "--gen-blocks", "1"],
+        ),
+    ],
+)
+def test_torchrun_two_processes(tmp_path, model, extra):
+    """Two processes of `torchrun` train either model: rank 0 alone writes the logs, metrics
+    and snapshots, which the trainer takes only after checking both ranks hold the same
+    weights; ProGAN's growth state travels in the snapshot."""
+    port = {"progan": "29571", "cyclegan": "29572"}[model]
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
+        + [f"--master_port={port}", "-m", "fastgan", "train", "--model", model]
+        + ["--outdir", str(tmp_path), "--batch", "8", "--kimg", "0.064", "--snap", "0.032"]
+        + ["--tick", "0.032", "--metrics-num", "64", "--quiet"]
+        + extra,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (out,) = tmp_path.iterdir()
+    assert len((out / "log.jsonl").read_text().splitlines()) == 2
+    # an evaluation at the start and at each of the two snapshots
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+    snapshots = sorted(out.glob("snapshot-*.pt"))
+    assert [s.name for s in snapshots] == ["snapshot-000000032.pt", "snapshot-000000064.pt"]
+    last = load_checkpoint(snapshots[-1])
+    assert last["cur_nimg"] == 64
+    if model == "progan":
+        # 16-image phases: level 0, the fade-in and stable phase of 8x8, full size by 48 images
+        assert int(last["G"]["level"]) == 1 and float(last["G"]["alpha"]) == 1.0
