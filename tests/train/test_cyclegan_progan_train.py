@@ -237,11 +237,12 @@ def test_torchrun_two_processes(tmp_path, model, extra):
     weights; ProGAN's growth state travels in the snapshot."""
     port = {"progan": "29571", "cyclegan": "29572"}[model]
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"]
-        + [f"--master_port={port}", "-m", "fastgan", "train", "--model", model]
-        + ["--outdir", str(tmp_path), "--batch", "8", "--kimg", "0.064", "--snap", "0.032"]
-        + ["--tick", "0.032", "--metrics-num", "64", "--quiet"]
-        + extra,
+        [
+            *(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"),
+            *(f"--master_port={port}", "-m", "fastgan", "train", "--model", model),
+            *("--outdir", str(tmp_path), "--batch", "8", "--kimg", "0.064", "--snap", "0.032"),
+            *("--tick", "0.032", "--metrics-num", "64", "--quiet", *extra),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
