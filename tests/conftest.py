@@ -29,6 +29,9 @@ CUDA_SKIP_REASON = (
 
 # The emulated CUDA build is loaded (FASTGAN_CUDA_EMU): the CPU kernels are the CUDA code.
 CUDA_EMULATED = bool(_native.build_info().get("cuda_emulation"))
+# ... instrumented by ThreadSanitizer or AddressSanitizer (one OS thread per CUDA thread, every
+# access checked): tests may shrink sizes that only add volume, keeping each launch path.
+SANITIZED = CUDA_EMULATED and os.environ.get("FASTGAN_CUDA_EMU", "") in ("tsan", "asan")
 
 
 def cuda_param(value="cuda", emulated=True):
