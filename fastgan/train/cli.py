@@ -226,7 +226,7 @@ def add_parsers(sub) -> None:
     train.add_argument("--data-a", help="--model cyclegan: domain A's folder / .zip", **opt)
     train.add_argument("--data-b", help="--model cyclegan: domain B's folder / .zip", **opt)
     train.add_argument(
-        "--progan-kimg", type=float, help="--model progan: kimg per growth phase (10)", **opt
+        "--progan-kimg", type=float, help="--model progan: kimg per growth phase (5)", **opt
     )
     train.add_argument("--width", type=int, help="--model cyclegan: base channels (16)", **opt)
     train.add_argument(
