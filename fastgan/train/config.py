@@ -182,9 +182,8 @@ PRESETS: dict[str, dict] = {
 # classifier's feature space, 1000 samples): the paper's 0.001 with an EMA of 1 kimg and 10-kimg
 # phases 16.4 at 70 kimg; EMA 10 kimg, 5-kimg phases: 10.2 at 60 with 0.001, 9.0 with 0.002,
 # 5.8 with 0.003 (5.0 at 70; 5.1 and 4.6 with another seed); EMA 10, 10-kimg phases, 0.002: 9.7
-# at 60, 7.3 at 80 (2026-12-06).
-# CycleGAN: LSGAN, Adam
-# (0.5, 0.999) at 0.0002 (linear decay to 0 over the second half), batch 1 in the paper; 8 here.
+# at 60, 7.3 at 80 (2026-12-06). CycleGAN: LSGAN, Adam (0.5, 0.999) at 0.0002 (linear decay
+# to 0 over the second half), batch 1 in the paper; 8 here.
 MODEL_DEFAULTS: dict[str, dict] = {
     # StyleGAN3 (Karras et al. 2021) on the tiny preset's sizes: a 2-layer mapping, no path
     # length regularisation or style mixing, D's input blurred (sigma 10 px in the paper, fading

@@ -5,9 +5,6 @@ options."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from fastgan.cli import main
 from fastgan.train import Trainer, make_config
 from fastgan.train.cyclegan_loop import CycleGANTrainer, lr_factor
 from fastgan.utils.checkpoint import load_checkpoint
+from tests.train.torchrun import torchrun_train
 
 PROGAN = dict(
     arch="progan",
@@ -235,18 +233,10 @@ def test_torchrun_two_processes(tmp_path, model, extra):
     """Two processes of `torchrun` train either model: rank 0 alone writes the logs, metrics
     and snapshots, which the trainer takes only after checking both ranks hold the same
     weights; ProGAN's growth state travels in the snapshot."""
-    port = {"progan": "29571", "cyclegan": "29572"}[model]
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2"),
-            *(f"--master_port={port}", "-m", "fastgan", "train", "--model", model),
-            *("--outdir", str(tmp_path), "--batch", "8", "--kimg", "0.064", "--snap", "0.032"),
-            *("--tick", "0.032", "--metrics-num", "64", "--quiet", *extra),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    result = torchrun_train(
+        {"progan": 29571, "cyclegan": 29572}[model],
+        *("--model", model, "--outdir", str(tmp_path), "--batch", "8", "--kimg", "0.064"),
+        *("--snap", "0.032", "--tick", "0.032", "--metrics-num", "64", "--quiet", *extra),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (out,) = tmp_path.iterdir()

@@ -2,7 +2,6 @@
 mismatched checkpoints, non-finite losses, torchrun with two processes, and the CLI."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import torch
 from fastgan.train import Trainer, TrainingError, diff_augment, make_config
 from fastgan.utils.checkpoint import CheckpointError, load_checkpoint
 from fastgan.utils.tensorboard import read_events
+from tests.train.torchrun import torchrun_train
 
 # A small, fast network: 16x16 digits, 16 channels, a regularisation step every second iteration,
 # and the whole StyleGAN2 schedule (the tiny preset turns path length and style mixing off).
@@ -261,37 +261,10 @@ def test_sigterm_saves_a_snapshot_and_exits_cleanly(tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nproc_per_node=2",
-            "--master_port=29561",
-            "-m",
-            "fastgan",
-            "train",
-            "--outdir",
-            str(tmp_path),
-            "--kimg",
-            "0.064",
-            "--snap",
-            "0.032",
-            "--tick",
-            "0.032",
-            "--metrics",
-            "fid",
-            "--metrics-num",
-            "64",
-            "--batch",
-            "16",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
+    result = torchrun_train(
+        29561,
+        *("--outdir", str(tmp_path), "--kimg", "0.064", "--snap", "0.032", "--tick", "0.032"),
+        *("--metrics", "fid", "--metrics-num", "64", "--batch", "16", "--quiet"),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = next(tmp_path.glob("*-digits-tiny-cond"))
